@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import fastifyCors from '@fastify/cors'
+import fastifyHelmet from '@fastify/helmet'
+import fastifyRateLimit from '@fastify/rate-limit'
+import type { Config } from './config.js'
+import { AppError } from './errors.js'
+import authPlugin from './plugins/auth.js'
+import dbPlugin from './plugins/db.js'
+import errorsPlugin from './plugins/errors.js'
+import openApiPlugin from './plugins/openapi.js'
+import authRoutes from './modules/auth/routes.js'
+import opsRoutes from './modules/ops/routes.js'
+
+export type AppConfig = Config & { jwtSecret: string }
+
+// JSON bodies are small; images travel as multipart with their own limits.
+const JSON_BODY_LIMIT = 1024 * 1024
+
+export interface BuildOptions {
+  /** Where logs go (standard output by default). */
+  logStream?: { write(line: string): void }
+}
+
+export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      ...(options.logStream ? { stream: options.logStream } : {}),
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.body.password']
+    },
+    genReqId: () => randomUUID(),
+    trustProxy: trustProxyOption(config.trustProxy),
+    bodyLimit: JSON_BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // `example` is OpenAPI documentation, not validation: let the validator accept it.
+    ajv: { customOptions: { keywords: ['example'] } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  // Bodies are JSON (or, for uploads, multipart): plain text is refused with 415, not parsed.
+  app.removeContentTypeParser('text/plain')
+  await registerExternalPlugins(app, config)
+  await app.register(errorsPlugin)
+  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax })
+  await app.register(authPlugin, { secret: config.jwtSecret, expiresInSeconds: config.jwtExpiresInSeconds })
+  await app.register(openApiPlugin, { publicUrl: config.publicUrl })
+
+  await app.register(opsRoutes)
+  await app.register(authRoutes, {
+    prefix: '/api/v1/auth',
+    allowRegistration: config.allowRegistration,
+    expiresInSeconds: config.jwtExpiresInSeconds,
+    loginRateLimit: config.loginRateLimit
+  })
+  return app
+}
+
+// A hop count means "trust that many proxies in front of us", nearest first.
+function trustProxyOption(value: Config['trustProxy']) {
+  return typeof value === 'number' ? (_address: string, hop: number) => hop < value : value
+}
+
+async function registerExternalPlugins(app: FastifyInstance, config: AppConfig) {
+  await app.register(fastifyHelmet)
+  if (config.corsOrigins !== false) {
+    await app.register(fastifyCors, {
+      origin: config.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id'],
+      maxAge: 600
+    })
+  }
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new AppError(429, 'RATE_LIMITED', `Too many requests, retry in ${context.after}`, { 'Retry-After': String(Math.ceil(context.ttl / 1000)) })
+  })
+}

@@ -1,0 +1,128 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+/**
+ * The whole configuration surface of the service, as environment variables.
+ * This schema is the one definition: `.env.example` and the README table follow it.
+ */
+const Env = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+    description: 'development, production or test'
+  }),
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1, description: 'interface to listen on' }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'TCP port, 0-65535' }),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$', description: 'an http(s) URL without query' })),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
+    default: 'info',
+    description: 'fatal, error, warn, info, debug, trace or silent'
+  }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// URL' })),
+  DATABASE_POOL_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 200, description: 'an integer, 1-200' }),
+  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'a folder path' }),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'at least 32 characters' })),
+  JWT_EXPIRES_IN: Type.String({ default: '1h', pattern: '^[1-9][0-9]*[smhd]?$', description: 'seconds, or a number with s, m, h or d (e.g. 15m)' }),
+  ALLOW_REGISTRATION: Type.Boolean({ default: true, description: 'true or false' }),
+  CORS_ORIGINS: Type.String({ default: '', pattern: '^(\\*|(https?://[^\\s,/]+)(,\\s*https?://[^\\s,/]+)*)?$', description: 'empty, *, or comma-separated origins like https://app.example.com' }),
+  TRUST_PROXY: Type.String({ default: 'false', pattern: '^(true|false|[0-9]+|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$', description: 'false, true, a hop count, or comma-separated proxy addresses/CIDRs' }),
+  LOGIN_RATE_LIMIT: Type.Integer({ default: 10, minimum: 1, maximum: 10000, description: 'login attempts per minute per address and per username' }),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 1024, description: '8-1024 characters' }))
+})
+type Env = Static<typeof Env>
+
+export interface Config {
+  env: Env['NODE_ENV']
+  host: string
+  port: number
+  /** External base URL without a trailing slash; absolute links are built from it. */
+  publicUrl: string
+  logLevel: string
+  databaseUrl: string | undefined
+  databasePoolMax: number
+  dataDir: string
+  /** Undefined only outside production, where a per-folder secret is generated (see secrets.ts). */
+  jwtSecret: string | undefined
+  jwtExpiresInSeconds: number
+  allowRegistration: boolean
+  corsOrigins: string[] | '*' | false
+  trustProxy: boolean | number | string[]
+  loginRateLimit: number
+  adminPassword: string | undefined
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Reads an optional `.env` in the working folder; variables already set in the environment win. */
+export function readEnvironment(cwd = process.cwd()): Record<string, string | undefined> {
+  const file = `${cwd}/.env`
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {}
+  return { ...fromFile, ...process.env }
+}
+
+/** Validates the environment; throws a ConfigError whose message is one line naming the variable. */
+export function loadConfig(raw: Record<string, string | undefined>): Config {
+  const env = parseEnvironment(raw)
+  if (env.NODE_ENV === 'production' && env.JWT_SECRET === undefined) {
+    throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 characters)')
+  }
+  return {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    logLevel: env.LOG_LEVEL,
+    databaseUrl: env.DATABASE_URL,
+    databasePoolMax: env.DATABASE_POOL_MAX,
+    dataDir: env.DATA_DIR,
+    jwtSecret: env.JWT_SECRET,
+    jwtExpiresInSeconds: parseDuration(env.JWT_EXPIRES_IN),
+    allowRegistration: env.ALLOW_REGISTRATION,
+    corsOrigins: parseOrigins(env.CORS_ORIGINS),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    loginRateLimit: env.LOGIN_RATE_LIMIT,
+    adminPassword: env.ADMIN_PASSWORD
+  }
+}
+
+function parseEnvironment(raw: Record<string, string | undefined>): Env {
+  // Only the variables the schema knows are read; empty strings count as unset.
+  const known: Record<string, unknown> = {}
+  for (const name of Object.keys(Env.properties)) {
+    const value = raw[name]
+    if (value !== undefined && value !== '') known[name] = value.trim()
+  }
+  const candidate = Value.Convert(Env, Value.Default(Env, known))
+  const error = Value.Errors(Env, candidate).First()
+  if (error) {
+    const name = error.path.split('/')[1] ?? '(environment)'
+    const schema = (Env.properties as Record<string, TSchema>)[name]
+    const given = known[name] === undefined ? 'it is not set' : `got ${JSON.stringify(raw[name])}`
+    throw new ConfigError(`${name} is invalid: expected ${schema?.description ?? error.message}; ${given}`)
+  }
+  return candidate as Env
+}
+
+const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
+
+function parseDuration(text: string): number {
+  const unit = text.at(-1) ?? 's'
+  const factor = durationUnits[unit]
+  return factor === undefined ? Number(text) : Number(text.slice(0, -1)) * factor
+}
+
+function parseOrigins(text: string): Config['corsOrigins'] {
+  if (text === '') return false
+  if (text === '*') return '*'
+  return text.split(',').map((origin) => origin.trim())
+}
+
+function parseTrustProxy(text: string): Config['trustProxy'] {
+  if (text === 'true') return true
+  if (text === 'false') return false
+  if (/^[0-9]+$/.test(text)) return Number(text)
+  return text.split(',').map((address) => address.trim())
+}

@@ -1,0 +1,51 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+const Username = Type.String({
+  minLength: 3,
+  maxLength: 150,
+  pattern: '^[\\p{L}\\p{N}@.+_-]+$',
+  description: '3-150 letters, digits and @.+-_; unique ignoring case',
+  example: 'alice'
+})
+const Password = Type.String({ minLength: 8, maxLength: 1024, description: '8-1024 characters', example: 'correct horse battery' })
+
+export const RegisterBody = Type.Object(
+  {
+    username: Username,
+    email: Type.String({ format: 'email', maxLength: 254, example: 'alice@example.com' }),
+    password: Password
+  },
+  { title: 'Register', additionalProperties: false }
+)
+export type RegisterBody = Static<typeof RegisterBody>
+
+export const LoginBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 150, example: 'alice' }),
+    password: Type.String({ minLength: 1, maxLength: 1024, example: 'correct horse battery' })
+  },
+  { title: 'Login', additionalProperties: false }
+)
+export type LoginBody = Static<typeof LoginBody>
+
+export const User = Type.Object(
+  {
+    id: Type.Integer({ example: 1 }),
+    username: Type.String({ example: 'alice' }),
+    email: Type.String({ example: 'alice@example.com' }),
+    is_admin: Type.Boolean(),
+    created_at: Type.String({ format: 'date-time' })
+  },
+  { $id: 'User', title: 'User', description: 'A user account (never its password)' }
+)
+export type User = Static<typeof User>
+
+export const Token = Type.Object(
+  {
+    access_token: Type.String({ description: 'HS256 JWT to send as `Authorization: Bearer <token>`' }),
+    token_type: Type.Literal('Bearer'),
+    expires_in: Type.Integer({ description: 'Lifetime of the token in seconds', example: 3600 })
+  },
+  { $id: 'Token', title: 'Token', description: 'A bearer token' }
+)
+export type Token = Static<typeof Token>

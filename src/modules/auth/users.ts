@@ -1,0 +1,45 @@
+import { eq, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.js'
+import { users, type UserRow } from '../../db/schema.js'
+import { conflict, violatedConstraint } from '../../errors.js'
+import { hashPassword } from './passwords.js'
+
+export interface NewUser {
+  username: string
+  email: string
+  password: string
+  isAdmin?: boolean
+}
+
+/** Usernames compare in NFKC form, so look-alike spellings cannot register twice. */
+export const normalizeUsername = (username: string) => username.normalize('NFKC')
+
+export async function createUser(db: Db, input: NewUser): Promise<UserRow> {
+  const passwordHash = await hashPassword(input.password)
+  try {
+    const [row] = await db
+      .insert(users)
+      .values({ username: normalizeUsername(input.username), email: input.email, passwordHash, isAdmin: input.isAdmin ?? false })
+      .returning()
+    return row!
+  } catch (error) {
+    if (violatedConstraint(error) === 'users_username_lower_key') {
+      throw conflict('USERNAME_TAKEN', 'A user with that username already exists')
+    }
+    throw error
+  }
+}
+
+export async function findUserByUsername(db: Db, username: string): Promise<UserRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(users)
+    // Both sides through the database's lower(), the same function the unique index uses.
+    .where(sql`lower(${users.username}) = lower(${normalizeUsername(username)})`)
+  return row
+}
+
+export async function promoteToAdmin(db: Db, id: number): Promise<UserRow> {
+  const [row] = await db.update(users).set({ isAdmin: true }).where(eq(users.id, id)).returning()
+  return row!
+}

@@ -1,0 +1,118 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { Type } from '@sinclair/typebox'
+import { AppError, isDatabaseUnavailable } from '../errors.js'
+
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer({ example: 400 }),
+    code: Type.String({ description: 'Stable machine-readable error code', example: 'VALIDATION_ERROR' }),
+    error: Type.String({ description: 'HTTP status text', example: 'Bad Request' }),
+    message: Type.String({ description: 'Human-readable explanation; names the offending field for validation errors' })
+  },
+  { $id: 'ErrorResponse', title: 'Error' }
+)
+
+const statusDescriptions: Record<number, string> = {
+  400: 'Invalid input (`VALIDATION_ERROR` names the field)',
+  401: 'Missing, invalid or expired bearer token (`UNAUTHORIZED`), or wrong credentials',
+  403: 'Authenticated but not allowed (`FORBIDDEN`)',
+  404: 'No such resource (`NOT_FOUND`)',
+  409: 'Conflicts with an existing resource',
+  413: 'Body or file too large',
+  415: 'Unsupported content type (`UNSUPPORTED_MEDIA_TYPE`)',
+  422: 'The upload is not a usable image',
+  429: 'Too many requests (`RATE_LIMITED`); see `Retry-After`',
+  500: 'The server failed (`INTERNAL_ERROR`); the message carries the request id',
+  503: 'A dependency is unavailable (`DATABASE_UNAVAILABLE`, `STORAGE_UNAVAILABLE`)'
+}
+
+/**
+ * Response entries for a route schema: one shared error body per status it can return.
+ * Every API route touches the database, so 500 and 503 are always among them.
+ */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    [...new Set([...statuses, 500, 503])].map((status) => [
+      status,
+      { ...Type.Ref(ErrorResponse), description: statusDescriptions[status] ?? 'Error' }
+    ])
+  )
+}
+
+// Fastify's own client errors, renamed to codes that do not leak the framework.
+const fastifyCodes: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON'
+}
+
+const statusCodes: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  413: 'BODY_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED'
+}
+
+const statusText: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable'
+}
+
+interface ErrorBody {
+  statusCode: number
+  code: string
+  message: string
+  headers?: Record<string, string>
+}
+
+/** Turns anything thrown into the one public error shape, hiding what a client must not see. */
+export function describeError(error: FastifyError | Error, requestId: string): ErrorBody {
+  if (error instanceof AppError) return error
+  const fastifyError = error as FastifyError
+  if (fastifyError.validation) {
+    return { statusCode: 400, code: 'VALIDATION_ERROR', message: fastifyError.message }
+  }
+  if (isDatabaseUnavailable(error)) {
+    return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable, try again later', headers: { 'Retry-After': '5' } }
+  }
+  const status = fastifyError.statusCode
+  if (status !== undefined && status >= 400 && status < 500) {
+    const code = fastifyCodes[fastifyError.code] ?? statusCodes[status] ?? 'BAD_REQUEST'
+    return { statusCode: status, code, message: fastifyError.message }
+  }
+  return { statusCode: 500, code: 'INTERNAL_ERROR', message: `The server failed to handle this request (request id ${requestId})` }
+}
+
+function sendError(reply: FastifyReply, body: ErrorBody) {
+  if (body.headers) reply.headers(body.headers)
+  return reply.code(body.statusCode).send({
+    statusCode: body.statusCode,
+    code: body.code,
+    error: statusText[body.statusCode] ?? 'Error',
+    message: body.message
+  })
+}
+
+async function errorsPlugin(app: FastifyInstance) {
+  app.addSchema(ErrorResponse)
+
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const body = describeError(error, request.id)
+    if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ code: body.code, statusCode: body.statusCode }, body.message)
+    return sendError(reply, body)
+  })
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, { statusCode: 404, code: 'NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` })
+  )
+}
+
+export default fp(errorsPlugin, { name: 'errors', fastify: '5.x' })

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+
+export interface OpenApiOptions {
+  publicUrl: string
+}
+
+const description = `REST JSON API for admin-written blog posts and user-owned books with reviews.
+Images are uploaded as \`multipart/form-data\`, checked from their bytes, re-encoded without metadata and stored
+under a \`media/\` prefix; every image field is an absolute URL.
+
+Errors always have the shape \`{statusCode, code, error, message}\` with a stable \`code\`.
+Authenticate with \`POST /api/v1/auth/login\` and send \`Authorization: Bearer <access_token>\`.`
+
+async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Media-backed content API', version: '1.0.0', description },
+      servers: [{ url: options.publicUrl }],
+      tags: [
+        { name: 'auth', description: 'Users, login and tokens' },
+        { name: 'operations', description: 'Health and readiness probes' }
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+        }
+      }
+    },
+    // Shared schemas become named components (`#/components/schemas/User`), not `def-0`.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
+  })
+
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  app.get('/openapi.yaml', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('application/yaml; charset=utf-8').send(app.swagger({ yaml: true }))
+  )
+}
+
+export default fp(openApiPlugin, { name: 'openapi', fastify: '5.x' })

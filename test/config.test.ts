@@ -1,0 +1,92 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { ConfigError, loadConfig, readEnvironment } from '../src/config.js'
+import { withJwtSecret } from '../src/secrets.js'
+
+t.test('defaults make a working development configuration', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.env, 'development')
+  t.equal(config.host, '127.0.0.1')
+  t.equal(config.port, 3000)
+  t.equal(config.publicUrl, 'http://localhost:3000')
+  t.equal(config.databaseUrl, undefined)
+  t.equal(config.dataDir, './data')
+  t.equal(config.jwtExpiresInSeconds, 3600)
+  t.equal(config.allowRegistration, true)
+  t.equal(config.corsOrigins, false)
+  t.equal(config.trustProxy, false)
+})
+
+t.test('values are converted from their text form', async (t) => {
+  const config = loadConfig({
+    PORT: '8080',
+    PUBLIC_URL: 'https://api.example.com/',
+    JWT_EXPIRES_IN: '15m',
+    ALLOW_REGISTRATION: 'false',
+    CORS_ORIGINS: 'https://a.example.com, https://b.example.com',
+    TRUST_PROXY: '2',
+    DATABASE_URL: 'postgres://u@db/app',
+    UNRELATED: 'ignored'
+  })
+  t.equal(config.port, 8080)
+  t.equal(config.publicUrl, 'https://api.example.com', 'trailing slash dropped')
+  t.equal(config.jwtExpiresInSeconds, 900)
+  t.equal(config.allowRegistration, false)
+  t.same(config.corsOrigins, ['https://a.example.com', 'https://b.example.com'])
+  t.equal(config.trustProxy, 2)
+  t.equal(config.databaseUrl, 'postgres://u@db/app')
+  t.equal(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins, '*')
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'])
+  t.equal(loadConfig({ JWT_EXPIRES_IN: '7d' }).jwtExpiresInSeconds, 7 * 86400)
+  t.equal(loadConfig({ JWT_EXPIRES_IN: '600' }).jwtExpiresInSeconds, 600)
+  t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty value counts as unset')
+})
+
+t.test('a bad value is one line naming the variable and what is expected', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'abc' }, /^PORT is invalid: expected TCP port, 0-65535; got "abc"$/],
+    [{ PORT: '70000' }, /^PORT is invalid/],
+    [{ NODE_ENV: 'staging' }, /^NODE_ENV is invalid: expected development, production or test/],
+    [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL is invalid: expected a postgres:\/\/ URL/],
+    [{ JWT_SECRET: 'short' }, /^JWT_SECRET is invalid: expected at least 32 characters/],
+    [{ JWT_EXPIRES_IN: '1y' }, /^JWT_EXPIRES_IN is invalid/],
+    [{ ALLOW_REGISTRATION: 'maybe' }, /^ALLOW_REGISTRATION is invalid: expected true or false/],
+    [{ CORS_ORIGINS: 'not an origin' }, /^CORS_ORIGINS is invalid/],
+    [{ PUBLIC_URL: 'ftp://x' }, /^PUBLIC_URL is invalid/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL is invalid/]
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
+})
+
+t.test('production requires a long JWT secret', async (t) => {
+  t.throws(() => loadConfig({ NODE_ENV: 'production' }), new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 characters)'))
+  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) })
+  t.equal(config.jwtSecret, 'x'.repeat(32))
+})
+
+t.test('an optional .env file is read, and the environment wins over it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'env-'))
+  writeFileSync(join(dir, '.env'), 'PORT=4001\nHOST=0.0.0.0\n')
+  process.env.HOST = '10.1.2.3'
+  t.teardown(() => delete process.env.HOST)
+  const config = loadConfig(readEnvironment(dir))
+  t.equal(config.port, 4001)
+  t.equal(config.host, '10.1.2.3')
+  t.equal(loadConfig(readEnvironment(join(dir, 'missing'))).port, 3000)
+})
+
+t.test('outside production a missing secret is generated once and kept in the data folder', async (t) => {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'secret-')), 'nested')
+  const first = withJwtSecret(loadConfig({ DATA_DIR: dataDir }))
+  const second = withJwtSecret(loadConfig({ DATA_DIR: dataDir }))
+  t.ok(first.jwtSecret.length >= 32)
+  t.equal(second.jwtSecret, first.jwtSecret, 'the same secret after a restart')
+  t.equal(readFileSync(join(dataDir, 'jwt-secret'), 'utf8'), first.jwtSecret)
+  t.equal(statSync(join(dataDir, 'jwt-secret')).mode & 0o777, 0o600, 'readable by the owner only')
+  t.equal(withJwtSecret(loadConfig({ DATA_DIR: dataDir, JWT_SECRET: 'y'.repeat(40) })).jwtSecret, 'y'.repeat(40))
+})

@@ -1,0 +1,153 @@
+import { createHmac } from 'node:crypto'
+import t from 'tap'
+import { eq } from 'drizzle-orm'
+import { users } from '../../src/db/schema.js'
+import { buildTestApp, createTestUser, TEST_SECRET } from '../helpers/app.js'
+
+const register = { username: 'alice', email: 'alice@example.com', password: 'correct horse battery' }
+
+/** Signs an arbitrary JWT, to forge the tokens an attacker would try. */
+function forgeToken(header: object, payload: object, secret = TEST_SECRET): string {
+  const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url')
+  const body = `${encode(header)}.${encode(payload)}`
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`
+}
+const now = () => Math.floor(Date.now() / 1000)
+
+t.test('users and tokens', async (t) => {
+  const app = await buildTestApp(t, { LOGIN_RATE_LIMIT: '1000' })
+
+  await t.test('register answers 201 with the user and never the password', async (t) => {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { ...register, is_admin: true } })
+    t.equal(res.statusCode, 201)
+    const body = res.json()
+    t.match(body, { id: Number, username: 'alice', email: 'alice@example.com', is_admin: false, created_at: /^\d{4}-\d\d-\d\dT.*Z$/ })
+    t.notOk(JSON.stringify(body).includes('password'))
+    t.notOk(JSON.stringify(body).includes('scrypt'))
+    const [row] = await app.db.select().from(users).where(eq(users.id, body.id))
+    t.match(row?.passwordHash, /^scrypt\$15\$8\$1\$/, 'stored as a salted scrypt hash')
+  })
+
+  await t.test('usernames are unique ignoring case', async (t) => {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { ...register, username: 'ALICE' } })
+    t.equal(res.statusCode, 409)
+    t.match(res.json(), { statusCode: 409, code: 'USERNAME_TAKEN', error: 'Conflict' })
+  })
+
+  await t.test('two registrations racing for one name: one wins, one gets 409', async (t) => {
+    const payload = { ...register, username: 'racer' }
+    const answers = await Promise.all([1, 2].map(() => app.inject({ method: 'POST', url: '/api/v1/auth/register', payload })))
+    t.same(answers.map((r) => r.statusCode).sort(), [201, 409])
+  })
+
+  await t.test('bad input is 400 naming the field and creates nothing', async (t) => {
+    const cases: Array<[object, RegExp]> = [
+      [{ ...register, username: 'ab' }, /username/],
+      [{ ...register, username: 'bad name' }, /username/],
+      [{ ...register, username: 'x'.repeat(151) }, /username/],
+      [{ ...register, username: 'semi;colon' }, /username/],
+      [{ ...register, email: 'not-an-email' }, /email/],
+      [{ ...register, password: 'short' }, /password/],
+      [{ ...register, password: 'x'.repeat(1025) }, /password/],
+      [{ username: 'nopassword', email: 'a@b.co' }, /password/]
+    ]
+    for (const [payload, field] of cases) {
+      const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload })
+      t.equal(res.statusCode, 400, JSON.stringify(payload).slice(0, 80))
+      t.match(res.json(), { code: 'VALIDATION_ERROR', message: field })
+    }
+    const count = await app.db.$count(users)
+    t.equal(count, 2, 'only alice and racer exist')
+  })
+
+  await t.test('unicode letters are allowed in usernames', async (t) => {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { ...register, username: 'Zoë.müller+1@x_y-z' } })
+    t.equal(res.statusCode, 201)
+  })
+
+  await t.test('login returns a bearer token that works on /me', async (t) => {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'Alice', password: register.password } })
+    t.equal(res.statusCode, 200)
+    const body = res.json()
+    t.match(body, { access_token: String, token_type: 'Bearer', expires_in: 3600 })
+    const [header, payload] = body.access_token.split('.').slice(0, 2).map((part: string) => JSON.parse(Buffer.from(part, 'base64url').toString()))
+    t.equal(header.alg, 'HS256')
+    t.type(payload.sub, 'string')
+    t.equal(payload.exp - payload.iat, 3600)
+    const me = await app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${body.access_token}` } })
+    t.equal(me.statusCode, 200)
+    t.match(me.json(), { username: 'alice', email: 'alice@example.com', is_admin: false })
+  })
+
+  await t.test('login failure says the same for an unknown user and a wrong password', async (t) => {
+    const wrong = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'alice', password: 'wrong password' } })
+    const unknown = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'nobody', password: 'wrong password' } })
+    t.equal(wrong.statusCode, 401)
+    t.equal(unknown.statusCode, 401)
+    t.same(wrong.json(), unknown.json())
+    t.equal(wrong.json().code, 'INVALID_CREDENTIALS')
+  })
+
+  await t.test('protected routes answer 401 with WWW-Authenticate for every bad token', async (t) => {
+    const user = await createTestUser(app)
+    const sub = String(user.id)
+    const tokens: Record<string, string | undefined> = {
+      missing: undefined,
+      garbage: 'Bearer not.a.token',
+      'wrong scheme': `Basic ${Buffer.from('alice:x').toString('base64')}`,
+      'wrong secret': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, exp: now() + 60 }, 'another-secret-another-secret-1234')}`,
+      expired: `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, exp: now() - 10 })}`,
+      'no exp': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub })}`,
+      'no sub': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { exp: now() + 60 })}`,
+      'alg none': `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub, exp: now() + 60 })).toString('base64url')}.`,
+      'HS512 with the right secret': `Bearer ${forgeToken({ alg: 'HS512', typ: 'JWT' }, { sub, exp: now() + 60 })}`,
+      'unknown user': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '999999', exp: now() + 60 })}`,
+      'non-numeric sub': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: "1' or 1=1", exp: now() + 60 })}`,
+      'huge sub': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '9999999999', exp: now() + 60 })}`
+    }
+    for (const [name, authorization] of Object.entries(tokens)) {
+      const res = await app.inject({ url: '/api/v1/auth/me', headers: authorization ? { authorization } : {} })
+      t.equal(res.statusCode, 401, name)
+      t.match(res.headers['www-authenticate'], /^Bearer/, name)
+      t.match(res.json(), { statusCode: 401, code: 'UNAUTHORIZED', error: 'Unauthorized' }, name)
+    }
+    const good = await app.inject({ url: '/api/v1/auth/me', headers: user.auth })
+    t.equal(good.statusCode, 200, 'the same user with a proper token is fine')
+  })
+
+  await t.test('a token outlives its user only until the user is deleted', async (t) => {
+    const user = await createTestUser(app)
+    await app.db.delete(users).where(eq(users.id, user.id))
+    const res = await app.inject({ url: '/api/v1/auth/me', headers: user.auth })
+    t.equal(res.statusCode, 401)
+    t.match(res.json().message, /no existing user/)
+  })
+})
+
+t.test('closed registration and login rate limits', async (t) => {
+  const app = await buildTestApp(t, { ALLOW_REGISTRATION: 'false', LOGIN_RATE_LIMIT: '3', TRUST_PROXY: 'true' })
+
+  await t.test('registration can be closed', async (t) => {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: register })
+    t.equal(res.statusCode, 403)
+    t.equal(res.json().code, 'FORBIDDEN')
+  })
+
+  const login = (username: string, ip: string) =>
+    app.inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'x-forwarded-for': ip }, payload: { username, password: 'wrong password' } })
+
+  await t.test('per client address', async (t) => {
+    for (const name of ['a1', 'a2', 'a3']) t.equal((await login(name, '203.0.113.1')).statusCode, 401)
+    const limited = await login('a4', '203.0.113.1')
+    t.equal(limited.statusCode, 429)
+    t.equal(limited.json().code, 'RATE_LIMITED')
+    t.ok(Number(limited.headers['retry-after']) > 0)
+    t.equal((await login('a5', '203.0.113.2')).statusCode, 401, 'another address is not affected')
+  })
+
+  await t.test('per username, whatever the address', async (t) => {
+    for (const ip of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) t.equal((await login('Victim', ip)).statusCode, 401)
+    const limited = await login('victim', '198.51.100.4')
+    t.equal(limited.statusCode, 429, 'the name is limited ignoring case')
+  })
+})

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { Validator } from '@seriousme/openapi-schema-validator'
+import { defaultOpenApiYaml } from '../src/cli/openapi-document.js'
+import { buildTestApp } from './helpers/app.js'
+import { projectRoot } from './helpers/process.js'
+
+t.test('the committed openapi.yaml is what the app generates (run `npm run openapi` after changing routes)', async (t) => {
+  const committed = readFileSync(`${projectRoot}/openapi.yaml`, 'utf8')
+  t.equal(committed, await defaultOpenApiYaml())
+})
+
+t.test('the live document', async (t) => {
+  const app = await buildTestApp(t, { PUBLIC_URL: 'https://api.example.com' })
+
+  await t.test('is valid OpenAPI 3.0 and served as JSON and YAML', async (t) => {
+    const res = await app.inject({ url: '/openapi.json' })
+    t.equal(res.statusCode, 200)
+    const document = res.json()
+    const result = await new Validator().validate(document)
+    t.same(result.errors, undefined)
+    t.ok(result.valid)
+    t.equal(document.openapi, '3.0.3')
+    t.same(document.servers, [{ url: 'https://api.example.com' }])
+    const yaml = await app.inject({ url: '/openapi.yaml' })
+    t.match(yaml.headers['content-type'], /yaml/)
+    t.match(yaml.body, /^openapi: 3\.0\.3/)
+  })
+
+  await t.test('describes security and errors on every route', async (t) => {
+    const document = (await app.inject({ url: '/openapi.json' })).json()
+    t.same(document.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    t.same(document.paths['/api/v1/auth/me'].get.security, [{ bearerAuth: [] }])
+    for (const [path, operations] of Object.entries<Record<string, { tags?: string[]; summary?: string; responses: object }>>(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        t.ok(operation.summary, `${method} ${path} has a summary`)
+        t.ok(operation.tags?.length, `${method} ${path} has a tag`)
+        if (path.startsWith('/api/')) t.ok('500' in operation.responses && '503' in operation.responses, `${method} ${path} documents 500/503`)
+      }
+    }
+    t.notOk(document.paths['/openapi.json'], 'the spec routes themselves are hidden')
+  })
+
+  await t.test('the browsable reference answers', async (t) => {
+    const res = await app.inject({ url: '/docs/' })
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['content-type'], /text\/html/)
+    t.match(res.body, /swagger/i)
+  })
+})
