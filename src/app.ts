@@ -9,7 +9,10 @@ import { AppError } from './errors.js'
 import authPlugin from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin from './plugins/errors.js'
+import mediaPlugin from './plugins/media.js'
+import multipartPlugin from './plugins/multipart.js'
 import openApiPlugin from './plugins/openapi.js'
+import type { MediaStore } from './media/store.js'
 import authRoutes from './modules/auth/routes.js'
 import opsRoutes from './modules/ops/routes.js'
 
@@ -21,6 +24,8 @@ const JSON_BODY_LIMIT = 1024 * 1024
 export interface BuildOptions {
   /** Where logs go (standard output by default). */
   logStream?: { write(line: string): void }
+  /** Replaces the media store built from the configuration. */
+  mediaStore?: MediaStore
 }
 
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -48,6 +53,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(errorsPlugin)
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax })
   await app.register(authPlugin, { secret: config.jwtSecret, expiresInSeconds: config.jwtExpiresInSeconds })
+  await app.register(multipartPlugin, { maxFileBytes: config.media.maxBytes })
+  await app.register(mediaPlugin, { config: config.media, ...(options.mediaStore ? { store: options.mediaStore } : {}) })
   await app.register(openApiPlugin, { publicUrl: config.publicUrl })
 
   await app.register(opsRoutes)
@@ -66,7 +73,9 @@ function trustProxyOption(value: Config['trustProxy']) {
 }
 
 async function registerExternalPlugins(app: FastifyInstance, config: AppConfig) {
-  await app.register(fastifyHelmet)
+  // upgrade-insecure-requests would make browsers fetch /docs assets over https from a
+  // plain-http server (a container on a LAN address) and show a blank page.
+  await app.register(fastifyHelmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
   if (config.corsOrigins !== false) {
     await app.register(fastifyCors, {
       origin: config.corsOrigins,

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { parseEnv } from 'node:util'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -28,6 +29,20 @@ const Env = Type.Object({
   CORS_ORIGINS: Type.String({ default: '', pattern: '^(\\*|(https?://[^\\s,/]+)(,\\s*https?://[^\\s,/]+)*)?$', description: 'empty, *, or comma-separated origins like https://app.example.com' }),
   TRUST_PROXY: Type.String({ default: 'false', pattern: '^(true|false|[0-9]+|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$', description: 'false, true, a hop count, or comma-separated proxy addresses/CIDRs' }),
   LOGIN_RATE_LIMIT: Type.Integer({ default: 10, minimum: 1, maximum: 10000, description: 'login attempts per minute per address and per username' }),
+  MEDIA_DRIVER: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('s3')], { description: 'local or s3 (s3 when S3_BUCKET is set)' })),
+  MEDIA_ROOT: Type.String({ default: './media', minLength: 1, description: 'a folder path' }),
+  MEDIA_PREFIX: Type.String({ default: 'media', pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', description: 'a key prefix like media (letters, digits, _ - and /)' }),
+  MEDIA_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', description: 'an http(s) URL such as https://cdn.example.com/media/' })),
+  MEDIA_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024, maximum: 100 * 1024 * 1024, description: 'bytes per uploaded file, 1024-104857600' }),
+  MEDIA_MAX_PIXELS: Type.Integer({ default: 40_000_000, minimum: 1, maximum: 268_402_689, description: 'pixels per image (all frames), at most 268402689' }),
+  IMAGE_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'images processed at once, 1-64 (default: the number of cores)' })),
+  IMAGE_QUEUE_MAX: Type.Integer({ default: 32, minimum: 0, maximum: 10000, description: 'images waiting for processing before 503, 0-10000' }),
+  S3_BUCKET: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', description: 'an S3 bucket name' })),
+  AWS_REGION: Type.String({ default: 'us-east-1', pattern: '^[a-z0-9-]+$', description: 'an AWS region such as eu-west-1' }),
+  S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'an http(s) URL of an S3-compatible endpoint' })),
+  S3_FORCE_PATH_STYLE: Type.Boolean({ default: false, description: 'true or false' }),
+  S3_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 300_000, description: 'milliseconds, 100-300000' }),
+  MEDIA_RETRY_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 0, maximum: 86_400_000, description: 'milliseconds between retries of failed deletions (0 disables the loop)' }),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 1024, description: '8-1024 characters' }))
 })
 type Env = Static<typeof Env>
@@ -50,6 +65,21 @@ export interface Config {
   trustProxy: boolean | number | string[]
   loginRateLimit: number
   adminPassword: string | undefined
+  media: MediaConfig
+}
+
+export interface MediaConfig {
+  driver: 'local' | 's3'
+  root: string
+  prefix: string
+  /** Absolute URL that names relative to the prefix are appended to; always ends with a slash. */
+  baseUrl: string
+  maxBytes: number
+  maxPixels: number
+  concurrency: number
+  queueMax: number
+  retryIntervalMs: number
+  s3: { bucket: string; region: string; endpoint: string | undefined; forcePathStyle: boolean; timeoutMs: number } | undefined
 }
 
 export class ConfigError extends Error {
@@ -69,11 +99,12 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
   if (env.NODE_ENV === 'production' && env.JWT_SECRET === undefined) {
     throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (at least 32 characters)')
   }
+  const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '')
   return {
     env: env.NODE_ENV,
     host: env.HOST,
     port: env.PORT,
-    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    publicUrl,
     logLevel: env.LOG_LEVEL,
     databaseUrl: env.DATABASE_URL,
     databasePoolMax: env.DATABASE_POOL_MAX,
@@ -84,9 +115,40 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     corsOrigins: parseOrigins(env.CORS_ORIGINS),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     loginRateLimit: env.LOGIN_RATE_LIMIT,
-    adminPassword: env.ADMIN_PASSWORD
+    adminPassword: env.ADMIN_PASSWORD,
+    media: mediaConfig(env, publicUrl)
   }
 }
+
+/** The app's own /media/ for local files; the bucket's public URL (path-style on a custom endpoint) for S3. */
+function defaultMediaBaseUrl(driver: 'local' | 's3', env: Env, publicUrl: string): string {
+  if (driver === 'local') return `${publicUrl}/media/`
+  if (env.S3_ENDPOINT !== undefined) return `${env.S3_ENDPOINT.replace(/\/+$/, '')}/${env.S3_BUCKET}/${env.MEDIA_PREFIX}/`
+  return `https://${env.S3_BUCKET}.s3.${env.AWS_REGION}.amazonaws.com/${env.MEDIA_PREFIX}/`
+}
+
+function mediaConfig(env: Env, publicUrl: string): MediaConfig {
+  const driver = env.MEDIA_DRIVER ?? (env.S3_BUCKET === undefined ? 'local' : 's3')
+  if (driver === 's3' && env.S3_BUCKET === undefined) throw new ConfigError('S3_BUCKET is required when MEDIA_DRIVER=s3')
+  return {
+    driver,
+    root: env.MEDIA_ROOT,
+    prefix: env.MEDIA_PREFIX,
+    baseUrl: (env.MEDIA_BASE_URL ?? defaultMediaBaseUrl(driver, env, publicUrl)).replace(/\/*$/, '/'),
+    maxBytes: env.MEDIA_MAX_BYTES,
+    maxPixels: env.MEDIA_MAX_PIXELS,
+    concurrency: env.IMAGE_CONCURRENCY ?? Math.max(1, availableParallelism()),
+    queueMax: env.IMAGE_QUEUE_MAX,
+    retryIntervalMs: env.MEDIA_RETRY_INTERVAL_MS,
+    s3:
+      driver === 's3' && env.S3_BUCKET !== undefined
+        ? { bucket: env.S3_BUCKET, region: env.AWS_REGION, endpoint: env.S3_ENDPOINT, forcePathStyle: env.S3_FORCE_PATH_STYLE, timeoutMs: env.S3_TIMEOUT_MS }
+        : undefined
+  }
+}
+
+// Their values may hold passwords: an error message (and so a log) never repeats them.
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET', 'ADMIN_PASSWORD', 'S3_ENDPOINT', 'MEDIA_BASE_URL'])
 
 function parseEnvironment(raw: Record<string, string | undefined>): Env {
   // Only the variables the schema knows are read; empty strings count as unset.
@@ -100,7 +162,7 @@ function parseEnvironment(raw: Record<string, string | undefined>): Env {
   if (error) {
     const name = error.path.split('/')[1] ?? '(environment)'
     const schema = (Env.properties as Record<string, TSchema>)[name]
-    const given = known[name] === undefined ? 'it is not set' : `got ${JSON.stringify(raw[name])}`
+    const given = known[name] === undefined ? 'it is not set' : SECRET_VARIABLES.has(name) ? 'the value is not shown' : `got ${JSON.stringify(raw[name])}`
     throw new ConfigError(`${name} is invalid: expected ${schema?.description ?? error.message}; ${given}`)
   }
   return candidate as Env

@@ -15,6 +15,11 @@ export class AppError extends Error {
   }
 }
 
+/** A reason the process cannot start that an operator can fix; printed as one line. */
+export class StartupError extends Error {
+  override name = 'StartupError'
+}
+
 export const notFound = (what = 'Resource') => new AppError(404, 'NOT_FOUND', `${what} not found`)
 
 export const forbidden = (message = 'You do not have permission to perform this action') =>

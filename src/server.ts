@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, readEnvironment } from './config.js'
-import { isDatabaseUnavailable } from './errors.js'
+import { isDatabaseUnavailable, StartupError } from './errors.js'
 import { withJwtSecret } from './secrets.js'
 
 async function main() {
@@ -19,6 +19,7 @@ async function main() {
 main().catch((error: unknown) => {
   // Problems an operator can fix are one clear line, not a stack trace.
   if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`)
+  else if (error instanceof StartupError) console.error(`Cannot start: ${error.message}`)
   else if (isDatabaseUnavailable(error)) console.error(`Cannot reach the database: ${(error as Error).message}`)
   else console.error(error)
   process.exit(1)

@@ -50,8 +50,13 @@ t.test('a bad value is one line naming the variable and what is expected', async
     [{ PORT: 'abc' }, /^PORT is invalid: expected TCP port, 0-65535; got "abc"$/],
     [{ PORT: '70000' }, /^PORT is invalid/],
     [{ NODE_ENV: 'staging' }, /^NODE_ENV is invalid: expected development, production or test/],
-    [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL is invalid: expected a postgres:\/\/ URL/],
-    [{ JWT_SECRET: 'short' }, /^JWT_SECRET is invalid: expected at least 32 characters/],
+    [{ JWT_SECRET: 'short' }, /^JWT_SECRET is invalid: expected at least 32 characters; the value is not shown$/],
+    [{ DATABASE_URL: 'mysql://user:hunter2@db/x' }, /^DATABASE_URL is invalid: expected a postgres:\/\/ URL; the value is not shown$/],
+    [{ MEDIA_DRIVER: 'ftp' }, /^MEDIA_DRIVER is invalid: expected local or s3/],
+    [{ MEDIA_MAX_BYTES: '10' }, /^MEDIA_MAX_BYTES is invalid/],
+    [{ S3_BUCKET: 'Bad_Bucket' }, /^S3_BUCKET is invalid: expected an S3 bucket name/],
+    [{ MEDIA_PREFIX: '../up' }, /^MEDIA_PREFIX is invalid/],
+    [{ MEDIA_DRIVER: 's3' }, /^S3_BUCKET is required when MEDIA_DRIVER=s3$/],
     [{ JWT_EXPIRES_IN: '1y' }, /^JWT_EXPIRES_IN is invalid/],
     [{ ALLOW_REGISTRATION: 'maybe' }, /^ALLOW_REGISTRATION is invalid: expected true or false/],
     [{ CORS_ORIGINS: 'not an origin' }, /^CORS_ORIGINS is invalid/],
@@ -89,4 +94,21 @@ t.test('outside production a missing secret is generated once and kept in the da
   t.equal(readFileSync(join(dataDir, 'jwt-secret'), 'utf8'), first.jwtSecret)
   t.equal(statSync(join(dataDir, 'jwt-secret')).mode & 0o777, 0o600, 'readable by the owner only')
   t.equal(withJwtSecret(loadConfig({ DATA_DIR: dataDir, JWT_SECRET: 'y'.repeat(40) })).jwtSecret, 'y'.repeat(40))
+})
+
+t.test('media settings and their defaults', async (t) => {
+  const local = loadConfig({ PORT: '4000' }).media
+  t.match(local, { driver: 'local', root: './media', prefix: 'media', baseUrl: 'http://localhost:4000/media/', maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000, s3: undefined })
+  t.ok(local.concurrency >= 1)
+
+  const aws = loadConfig({ S3_BUCKET: 'my-bucket', AWS_REGION: 'eu-west-1' }).media
+  t.equal(aws.driver, 's3', 'a bucket selects S3')
+  t.equal(aws.baseUrl, 'https://my-bucket.s3.eu-west-1.amazonaws.com/media/')
+  t.same(aws.s3, { bucket: 'my-bucket', region: 'eu-west-1', endpoint: undefined, forcePathStyle: false, timeoutMs: 10_000 })
+
+  const minio = loadConfig({ S3_BUCKET: 'bk1', S3_ENDPOINT: 'http://minio:9000/', S3_FORCE_PATH_STYLE: 'true', MEDIA_PREFIX: 'uploads' }).media
+  t.equal(minio.baseUrl, 'http://minio:9000/bk1/uploads/')
+
+  t.equal(loadConfig({ S3_BUCKET: 'bk1', MEDIA_BASE_URL: 'https://cdn.example.com/m' }).media.baseUrl, 'https://cdn.example.com/m/', 'with or without a trailing slash')
+  t.equal(loadConfig({ S3_BUCKET: 'bk1', MEDIA_DRIVER: 'local' }).media.s3, undefined, 'the driver can be forced')
 })

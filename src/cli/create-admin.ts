@@ -4,14 +4,14 @@ import { openDatabase } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
 import { loadConfig, readEnvironment } from '../config.js'
 import { ensureAdmin } from '../modules/auth/admins.js'
-import { runCommand, UsageError } from './run.js'
+import { runCommand, CommandError } from './run.js'
 
 const usage = 'usage: npm run create-admin -- --username NAME [--email EMAIL]  (password from ADMIN_PASSWORD or typed at the prompt)'
 
 /** Reads a line from the terminal without echoing it. */
 function askHidden(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
-    return Promise.reject(new UsageError('No terminal to type a password on: set ADMIN_PASSWORD'))
+    return Promise.reject(new CommandError('No terminal to type a password on: set ADMIN_PASSWORD'))
   }
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true })
   // readline has no public "mute" switch; its output hook is the documented-by-practice way.
@@ -30,13 +30,13 @@ function askHidden(question: string): Promise<string> {
 async function typedPassword(): Promise<string> {
   const first = await askHidden('Password: ')
   const second = await askHidden('Password (again): ')
-  if (first !== second) throw new UsageError('The passwords do not match')
+  if (first !== second) throw new CommandError('The passwords do not match')
   return first
 }
 
 runCommand(async () => {
   const { values } = parseArgs({ options: { username: { type: 'string' }, email: { type: 'string' } } })
-  if (values.username === undefined) throw new UsageError(usage)
+  if (values.username === undefined) throw new CommandError(usage)
   const config = loadConfig(readEnvironment())
   const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1 })
   try {

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config.js'
-import { AppError } from '../errors.js'
+import { AppError, StartupError } from '../errors.js'
 
 /** Runs a command-line task: its result on stdout, a known failure as one line on stderr. */
 export function runCommand(task: () => Promise<string>): void {
@@ -8,14 +8,14 @@ export function runCommand(task: () => Promise<string>): void {
       process.stdout.write(`${message}\n`)
     },
     (error: unknown) => {
-      const known = error instanceof ConfigError || error instanceof AppError || error instanceof UsageError
+      const known = error instanceof ConfigError || error instanceof AppError || error instanceof CommandError || error instanceof StartupError
       console.error(known ? `Error: ${error.message}` : error)
       process.exitCode = 1
     }
   )
 }
 
-/** A mistake in how the command was called; printed without a stack trace. */
-export class UsageError extends Error {
-  override name = 'UsageError'
+/** A failure the operator can act on (a wrong argument, a failed check); printed without a stack trace. */
+export class CommandError extends Error {
+  override name = 'CommandError'
 }

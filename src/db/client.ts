@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
@@ -7,6 +7,7 @@ import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
+import { StartupError } from '../errors.js'
 import * as schema from './schema.js'
 
 /** One typed handle whatever the driver: PostgreSQL through `pg`, or embedded PGlite. */
@@ -61,13 +62,45 @@ function openPg(connectionString: string, max: number): Database {
 function openPglite(dataDir: string): Database {
   const folder = join(dataDir, 'pglite')
   mkdirSync(folder, { recursive: true })
+  const releaseLock = lockFolder(folder)
   const client = new PGlite(folder)
   const db: Db = drizzlePglite(client, { schema })
   return {
     db,
     driver: 'pglite',
-    // PGlite is one connection owned by this process: there is nobody to race.
+    // The folder lock makes this process the only user: there is nobody to race.
     migrate: (migrationsFolder) => migratePglite(drizzlePglite(client, { schema }), { migrationsFolder }),
-    close: () => client.close()
+    close: () => client.close().finally(releaseLock)
+  }
+}
+
+/**
+ * PGlite files opened by two processes at once get corrupted (a running server and
+ * `create-admin`, say), so the first process to open a folder owns it until it closes.
+ */
+function lockFolder(folder: string): () => void {
+  const lock = join(folder, '..', 'pglite.pid')
+  try {
+    writeFileSync(lock, String(process.pid), { flag: 'wx' })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    const owner = Number(readFileSync(lock, 'utf8'))
+    if (isAlive(owner)) {
+      throw new StartupError(
+        `The embedded database in ${folder} is in use by process ${owner} (a running server?). Stop it first, or set DATABASE_URL to use PostgreSQL. If no such process runs, delete ${lock}.`
+      )
+    }
+    writeFileSync(lock, String(process.pid)) // left by a process that died
+  }
+  return () => rmSync(lock, { force: true })
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

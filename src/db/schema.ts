@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, integer, pgTable, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core'
+import { boolean, index, integer, pgTable, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core'
 
 export const users = pgTable(
   'users',
@@ -16,3 +16,23 @@ export const users = pgTable(
 )
 
 export type UserRow = typeof users.$inferSelect
+
+/**
+ * Media objects that must be deleted from the store, and when to try next. A row is written
+ * before any risk starts (a claim before an upload, a release in the transaction that drops
+ * an image), so a crash or a failing store can delay a deletion but never lose it.
+ */
+export const mediaDeletions = pgTable(
+  'media_deletions',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    name: text('name').notNull(),
+    dueAt: timestamp('due_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  (table) => [index('media_deletions_due_at_idx').on(table.dueAt)]
+)
+
+export type MediaDeletionRow = typeof mediaDeletions.$inferSelect

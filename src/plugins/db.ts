@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { sql } from 'drizzle-orm'
 import { openDatabase, type Database, type DatabaseOptions, type Db } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
+import { withTimeout } from '../timeout.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,22 +24,10 @@ async function dbPlugin(app: FastifyInstance, options: DatabaseOptions) {
   }
   app.decorate('database', database)
   app.decorate('db', database.db)
-  app.decorate('pingDatabase', (timeoutMs: number) => withTimeout(database.db.execute(sql`select 1`), timeoutMs))
-  app.addHook('onClose', () => database.close())
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+  app.decorate('pingDatabase', async (timeoutMs: number) => {
+    await withTimeout(database.db.execute(sql`select 1`), timeoutMs)
   })
-  return Promise.race([promise, timeout]).then(
-    () => clearTimeout(timer),
-    (error: unknown) => {
-      clearTimeout(timer)
-      throw error
-    }
-  )
+  app.addHook('onClose', () => database.close())
 }
 
 export default fp(dbPlugin, { name: 'db', fastify: '5.x' })

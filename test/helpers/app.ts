@@ -23,6 +23,8 @@ export async function testConfig(t: TapLike, env: Record<string, string> = {}): 
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     DATA_DIR: dataDir,
+    MEDIA_ROOT: join(dataDir, 'media-root'),
+    MEDIA_RETRY_INTERVAL_MS: '0',
     JWT_SECRET: TEST_SECRET,
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...env
@@ -36,12 +38,17 @@ export interface TestAppOptions extends BuildOptions {
 }
 
 export async function buildTestApp(t: TapLike, env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<FastifyInstance> {
-  const app = await buildApp(await testConfig(t, env), options)
+  return (await buildTestAppWithConfig(t, env, options)).app
+}
+
+export async function buildTestAppWithConfig(t: TapLike, env: Record<string, string> = {}, options: TestAppOptions = {}) {
+  const config = await testConfig(t, env)
+  const app = await buildApp(config, options)
   options.beforeReady?.(app)
   // Either teardown order works: the test database is dropped WITH (FORCE).
   t.teardown(() => app.close())
   await app.ready()
-  return app
+  return { app, config }
 }
 
 export interface TestUser {

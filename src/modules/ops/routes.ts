@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AppError } from '../../errors.js'
+import { withTimeout } from '../../timeout.js'
 import { errorResponses } from '../../plugins/errors.js'
+
+const CHECK_TIMEOUT_MS = 2000
 
 const Status = Type.Object({ status: Type.Literal('ok') }, { description: 'The service is up' })
 
@@ -14,14 +17,20 @@ const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/readyz', {
     schema: {
       tags: ['operations'],
-      summary: 'Readiness: 200 when the database answers, 503 naming what does not',
+      summary: 'Readiness: 200 when the database and the media store answer, 503 naming the one that does not',
       response: { 200: Status, 503: errorResponses(503)[503] }
     },
-    handler: async () => {
+    handler: async (request) => {
       try {
-        await app.pingDatabase(2000)
+        await app.pingDatabase(CHECK_TIMEOUT_MS)
       } catch {
         throw new AppError(503, 'DATABASE_UNAVAILABLE', 'The database is not answering')
+      }
+      try {
+        await withTimeout(app.media.store.check(), CHECK_TIMEOUT_MS)
+      } catch (error) {
+        request.log.warn({ err: error }, 'media store check failed')
+        throw new AppError(503, 'STORAGE_UNAVAILABLE', 'The media store is not answering')
       }
       return { status: 'ok' as const }
     }

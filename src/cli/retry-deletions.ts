@@ -1,0 +1,28 @@
+import { openDatabase } from '../db/client.js'
+import { migrateDatabase } from '../db/migrate.js'
+import { loadConfig, readEnvironment } from '../config.js'
+import { retryFailedDeletions } from '../media/lifecycle.js'
+import { createStore } from '../media/stores.js'
+import { runCommand } from './run.js'
+
+/** Works through every due deletion now, batch after batch, as the servers' background loop would. */
+runCommand(async () => {
+  const config = loadConfig(readEnvironment())
+  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1 })
+  const log = { warn: (details: { err?: unknown; name?: string }, message: string) => console.warn(`${message}: ${details.name ?? ''} ${String(details.err ?? '')}`) }
+  const context = { db: database.db, store: createStore(config.media), log }
+  try {
+    await migrateDatabase(database)
+    const total = { deleted: 0, failed: 0 }
+    for (;;) {
+      const batch = await retryFailedDeletions(context)
+      total.deleted += batch.deleted
+      total.failed += batch.failed
+      // Failed rows move into the future, so a batch with no success means nothing more is due.
+      if (batch.deleted === 0) break
+    }
+    return `Deleted ${total.deleted} object(s); ${total.failed} deletion(s) failed and stay scheduled`
+  } finally {
+    await database.close()
+  }
+})

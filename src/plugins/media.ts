@@ -1,0 +1,91 @@
+import { mkdir } from 'node:fs/promises'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import fastifyStatic from '@fastify/static'
+import type { MediaConfig } from '../config.js'
+import { normalizeImage, type ImageLimits, type NormalizedImage } from '../media/image.js'
+import { retryFailedDeletions, type MediaContext } from '../media/lifecycle.js'
+import { localMediaFolder } from '../media/local.js'
+import { createImageQueue } from '../media/queue.js'
+import type { MediaStore } from '../media/store.js'
+import { createStore } from '../media/stores.js'
+
+export interface Media {
+  store: MediaStore
+  limits: ImageLimits
+  /** Normalizes an upload through the bounded processing queue. */
+  normalize(bytes: Buffer): Promise<NormalizedImage>
+  /** The absolute URL of a stored name, or null for no image. */
+  url(name: string | null): string | null
+  context(log: FastifyBaseLogger): MediaContext
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    media: Media
+  }
+}
+
+export interface MediaPluginOptions {
+  config: MediaConfig
+  /** Replaces the configured store (tests inject failing stores through this). */
+  store?: MediaStore
+}
+
+async function mediaPlugin(app: FastifyInstance, { config, store = createStore(config) }: MediaPluginOptions) {
+  const limits = { maxBytes: config.maxBytes, maxPixels: config.maxPixels }
+  const queue = createImageQueue(config.concurrency, config.queueMax)
+  app.decorate('media', {
+    store,
+    limits,
+    normalize: (bytes: Buffer) => queue.run(() => normalizeImage(bytes, limits)),
+    url: (name: string | null) => (name ? store.url(name) : null),
+    context: (log: FastifyBaseLogger) => ({ db: app.db, store, log })
+  })
+
+  if (store.kind === 'local') await serveLocalMedia(app, config)
+  if (config.retryIntervalMs > 0) startRetryLoop(app, config.retryIntervalMs)
+}
+
+async function serveLocalMedia(app: FastifyInstance, config: MediaConfig) {
+  const root = localMediaFolder(config)
+  await mkdir(root, { recursive: true })
+  await app.register(fastifyStatic, {
+    root,
+    prefix: '/media/',
+    index: false,
+    list: false,
+    dotfiles: 'deny',
+    decorateReply: false,
+    // Names are never reused, so a stored file can be cached forever.
+    cacheControl: true,
+    maxAge: '365d',
+    immutable: true,
+    // Stored images were re-encoded, but the browser must still never treat one as a page.
+    setHeaders: (response) => {
+      response.setHeader('X-Content-Type-Options', 'nosniff')
+      response.setHeader('Content-Security-Policy', "default-src 'none'; sandbox")
+    }
+  })
+}
+
+/** Retries failed deletions in the background; every instance may run it (rows are locked). */
+function startRetryLoop(app: FastifyInstance, intervalMs: number) {
+  let running: Promise<unknown> | undefined
+  const tick = () => {
+    running ??= retryFailedDeletions(app.media.context(app.log))
+      .then((result) => result.deleted + result.failed > 0 && app.log.info(result, 'retried media deletions'))
+      .catch((error: unknown) => app.log.warn({ err: error }, 'retrying media deletions failed'))
+      .finally(() => (running = undefined))
+  }
+  let timer: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    timer = setInterval(tick, intervalMs).unref()
+  })
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    await running
+  })
+}
+
+export default fp(mediaPlugin, { name: 'media', fastify: '5.x', dependencies: ['db'] })
