@@ -1,0 +1,10 @@
+import type { MediaConfig } from '../config.js'
+import { createLocalStore } from './local.js'
+import { createS3Store } from './s3.js'
+import type { MediaStore } from './store.js'
+
+/** The store the configuration asks for: S3 when a bucket is configured, else local disk. */
+export function createStore(config: MediaConfig): MediaStore {
+  const location = { prefix: config.prefix, baseUrl: config.baseUrl }
+  return config.s3 ? createS3Store({ ...config.s3, ...location }) : createLocalStore({ root: config.root, ...location })
+}
