@@ -15,6 +15,7 @@ import openApiPlugin from './plugins/openapi.js'
 import type { MediaStore } from './media/store.js'
 import authRoutes from './modules/auth/routes.js'
 import opsRoutes from './modules/ops/routes.js'
+import postRoutes from './modules/posts/routes.js'
 
 export type AppConfig = Config & { jwtSecret: string }
 
@@ -39,8 +40,9 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: JSON_BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    // `example` is OpenAPI documentation, not validation: let the validator accept it.
-    ajv: { customOptions: { keywords: ['example'] } }
+    // `example` and the `binary` format (file fields of forms) are OpenAPI documentation,
+    // not validation: let the validator accept them.
+    ajv: { customOptions: { keywords: ['example'], formats: { binary: true } } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.addHook('onRequest', async (request, reply) => {
@@ -64,6 +66,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     expiresInSeconds: config.jwtExpiresInSeconds,
     loginRateLimit: config.loginRateLimit
   })
+  await app.register(postRoutes, { prefix: '/api/v1/posts', publicUrl: config.publicUrl })
   return app
 }
 

@@ -30,7 +30,7 @@ const Env = Type.Object({
   TRUST_PROXY: Type.String({ default: 'false', pattern: '^(true|false|[0-9]+|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$', description: 'false, true, a hop count, or comma-separated proxy addresses/CIDRs' }),
   LOGIN_RATE_LIMIT: Type.Integer({ default: 10, minimum: 1, maximum: 10000, description: 'login attempts per minute per address and per username' }),
   MEDIA_DRIVER: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('s3')], { description: 'local or s3 (s3 when S3_BUCKET is set)' })),
-  MEDIA_ROOT: Type.String({ default: './media', minLength: 1, description: 'a folder path' }),
+  MEDIA_ROOT: Type.Optional(Type.String({ minLength: 1, description: 'a folder path' })),
   MEDIA_PREFIX: Type.String({ default: 'media', pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', description: 'a key prefix like media (letters, digits, _ - and /)' }),
   MEDIA_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', description: 'an http(s) URL such as https://cdn.example.com/media/' })),
   MEDIA_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024, maximum: 100 * 1024 * 1024, description: 'bytes per uploaded file, 1024-104857600' }),
@@ -132,7 +132,8 @@ function mediaConfig(env: Env, publicUrl: string): MediaConfig {
   if (driver === 's3' && env.S3_BUCKET === undefined) throw new ConfigError('S3_BUCKET is required when MEDIA_DRIVER=s3')
   return {
     driver,
-    root: env.MEDIA_ROOT,
+    // Local files sit beside the embedded database: {DATA_DIR}/{MEDIA_PREFIX}/post_images/...
+    root: env.MEDIA_ROOT ?? env.DATA_DIR,
     prefix: env.MEDIA_PREFIX,
     baseUrl: (env.MEDIA_BASE_URL ?? defaultMediaBaseUrl(driver, env, publicUrl)).replace(/\/*$/, '/'),
     maxBytes: env.MEDIA_MAX_BYTES,

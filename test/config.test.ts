@@ -98,7 +98,7 @@ t.test('outside production a missing secret is generated once and kept in the da
 
 t.test('media settings and their defaults', async (t) => {
   const local = loadConfig({ PORT: '4000' }).media
-  t.match(local, { driver: 'local', root: './media', prefix: 'media', baseUrl: 'http://localhost:4000/media/', maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000, s3: undefined })
+  t.match(local, { driver: 'local', root: './data', prefix: 'media', baseUrl: 'http://localhost:4000/media/', maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000, s3: undefined })
   t.ok(local.concurrency >= 1)
 
   const aws = loadConfig({ S3_BUCKET: 'my-bucket', AWS_REGION: 'eu-west-1' }).media

@@ -41,6 +41,30 @@ t.test('the live document', async (t) => {
     t.notOk(document.paths['/openapi.json'], 'the spec routes themselves are hidden')
   })
 
+  await t.test('imports cleanly: forms first, files as binary, path parameters declared, no 3.1 nulls', async (t) => {
+    const document = (await app.inject({ url: '/openapi.json' })).json()
+    type Operation = { parameters?: Array<{ in: string; name: string; required?: boolean }>; requestBody?: { content: Record<string, { schema: { properties: Record<string, { type?: string; format?: string }> } }> } }
+    let forms = 0
+    for (const [path, operations] of Object.entries<Record<string, Operation>>(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const name of path.match(/\{(\w+)\}/g) ?? []) {
+          const declared = operation.parameters?.find((p) => p.in === 'path' && `{${p.name}}` === name)
+          t.ok(declared?.required, `${method} ${path} declares ${name}`)
+        }
+        const content = operation.requestBody?.content
+        if (content && 'multipart/form-data' in content) {
+          forms += 1
+          t.same(Object.keys(content), ['multipart/form-data', 'application/json'], `${method} ${path}: the form comes first`)
+          const files = Object.entries(content['multipart/form-data']!.schema.properties).filter(([, p]) => p.format === 'binary')
+          t.ok(files.length > 0 && files.every(([, p]) => p.type === 'string'), `${method} ${path}: files are type string, format binary`)
+        }
+      }
+    }
+    t.ok(forms >= 3, 'the write routes take forms')
+    t.notMatch(JSON.stringify(document), /"type":"null"/, 'nullable, not type null, in OpenAPI 3.0')
+    t.notMatch((await app.inject({ url: '/openapi.yaml' })).body, /&a\d|\*a\d/, 'no YAML aliases')
+  })
+
   await t.test('the browsable reference answers', async (t) => {
     const res = await app.inject({ url: '/docs/' })
     t.equal(res.statusCode, 200)

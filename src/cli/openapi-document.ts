@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { buildApp } from '../app.js'
 import { loadConfig } from '../config.js'
+import { openApiYaml } from '../plugins/openapi.js'
 
 /**
  * The committed `openapi.yaml` is the document of an app on default settings, so it does not
@@ -15,7 +16,7 @@ export async function defaultOpenApiYaml(): Promise<string> {
   const app = await buildApp({ ...config, jwtSecret: randomBytes(32).toString('hex') })
   try {
     await app.ready()
-    return app.swagger({ yaml: true })
+    return openApiYaml(app)
   } finally {
     await app.close()
     rmSync(dataDir, { recursive: true, force: true })

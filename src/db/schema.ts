@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, index, integer, pgTable, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core'
+import { boolean, index, integer, pgTable, text, timestamp, unique, uniqueIndex, varchar } from 'drizzle-orm/pg-core'
 
 export const users = pgTable(
   'users',
@@ -16,6 +16,36 @@ export const users = pgTable(
 )
 
 export type UserRow = typeof users.$inferSelect
+
+const timestamps = {
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+}
+
+export const posts = pgTable(
+  'posts',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    authorId: integer('author_id').notNull().references(() => users.id),
+    title: varchar('title', { length: 200 }).notNull(),
+    slug: varchar('slug', { length: 200 }).notNull(),
+    content: text('content').notNull(),
+    excerpt: text('excerpt').notNull().default(''),
+    isPublished: boolean('is_published').notNull().default(false),
+    /** The image's name relative to the media prefix (`post_images/<uuid>.jpg`). */
+    image: text('image'),
+    ...timestamps
+  },
+  (table) => [
+    unique('posts_title_key').on(table.title),
+    unique('posts_slug_key').on(table.slug),
+    // The public list: published posts, newest first.
+    index('posts_published_created_idx').on(table.isPublished, table.createdAt.desc(), table.id.desc()),
+    index('posts_created_idx').on(table.createdAt.desc(), table.id.desc())
+  ]
+)
+
+export type PostRow = typeof posts.$inferSelect
 
 /**
  * Media objects that must be deleted from the store, and when to try next. A row is written

@@ -16,11 +16,17 @@ declare module '@fastify/jwt' {
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller when known (after `identify` or `authenticate`), else null. */
+    viewer: AuthUser | null
+  }
   interface FastifyInstance {
     /** onRequest guard: a valid bearer token of an existing user (401 otherwise). */
     authenticate(request: FastifyRequest): Promise<void>
     /** onRequest guard: an authenticated admin (401 anonymous, 403 others). */
     requireAdmin(request: FastifyRequest): Promise<void>
+    /** onRequest guard for public routes that show more to some callers: sets `viewer` when a token is sent (a bad one is still 401). */
+    identify(request: FastifyRequest): Promise<void>
     signToken(user: Pick<UserRow, 'id'>): string
   }
 }
@@ -38,6 +44,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
     verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] }
   })
 
+  app.decorateRequest('viewer', null)
   app.decorate('signToken', (user: Pick<UserRow, 'id'>) => app.jwt.sign({ sub: String(user.id) }))
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
@@ -51,6 +58,11 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
     const user = /^[1-9][0-9]{0,9}$/.test(payload.sub) ? await findAuthUser(app, Number(payload.sub)) : undefined
     if (!user) throw new AppError(401, 'UNAUTHORIZED', 'The token belongs to no existing user', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
     request.user = user
+    request.viewer = user
+  })
+
+  app.decorate('identify', async (request: FastifyRequest) => {
+    if (request.headers.authorization) await app.authenticate(request)
   })
 
   app.decorate('requireAdmin', async (request: FastifyRequest) => {

@@ -72,12 +72,18 @@ interface ErrorBody {
   headers?: Record<string, string>
 }
 
+/** Fastify's message names the field; for a closed list of values it also says which are allowed. */
+function validationMessage(error: FastifyError): string {
+  const allowed = (error.validation?.[0]?.params as { allowedValues?: unknown[] } | undefined)?.allowedValues
+  return allowed ? `${error.message}: ${allowed.map(String).join(', ')}` : error.message
+}
+
 /** Turns anything thrown into the one public error shape, hiding what a client must not see. */
 export function describeError(error: FastifyError | Error, requestId: string): ErrorBody {
   if (error instanceof AppError) return error
   const fastifyError = error as FastifyError
   if (fastifyError.validation) {
-    return { statusCode: 400, code: 'VALIDATION_ERROR', message: fastifyError.message }
+    return { statusCode: 400, code: 'VALIDATION_ERROR', message: validationMessage(fastifyError) }
   }
   if (isDatabaseUnavailable(error)) {
     return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable, try again later', headers: { 'Retry-After': '5' } }

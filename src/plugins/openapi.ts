@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
+import { stringify } from 'yaml'
 
 export interface OpenApiOptions {
   publicUrl: string
@@ -22,6 +23,7 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
       servers: [{ url: options.publicUrl }],
       tags: [
         { name: 'auth', description: 'Users, login and tokens' },
+        { name: 'posts', description: 'Blog posts, written by admins' },
         { name: 'operations', description: 'Health and readiness probes' }
       ],
       components: {
@@ -43,8 +45,13 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type('application/yaml; charset=utf-8').send(app.swagger({ yaml: true }))
+    reply.type('application/yaml; charset=utf-8').send(openApiYaml(app))
   )
+}
+
+/** YAML without anchors and aliases, which some importers do not follow. */
+export function openApiYaml(app: FastifyInstance): string {
+  return stringify(app.swagger(), { aliasDuplicateObjects: false, lineWidth: 0 })
 }
 
 export default fp(openApiPlugin, { name: 'openapi', fastify: '5.x' })

@@ -1,0 +1,80 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { writeBody } from '../shared/forms.js'
+import { Page, PageQuery } from '../shared/pagination.js'
+
+const Slug = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^[a-z0-9]+(-[a-z0-9]+)*$',
+  description: 'Lowercase letters, digits and single hyphens; unique',
+  example: 'hello-world'
+})
+
+/** The fields an admin writes; `image` is added by `writeBody` (a file in forms, null in JSON). */
+const PostFields = Type.Object({
+  title: Type.String({ minLength: 1, maxLength: 200, description: 'Unique title', example: 'Hello, world' }),
+  content: Type.String({ minLength: 1, maxLength: 100_000, description: 'The body of the post', example: 'First post.' }),
+  excerpt: Type.Optional(Type.String({ maxLength: 1000, description: 'Short summary for lists (default empty)' })),
+  is_published: Type.Optional(Type.Boolean({ description: 'Visible to everyone (default false)' })),
+  slug: Type.Optional(Slug)
+})
+
+const imageFile = { image: 'Image file: JPEG, PNG, WebP, GIF or AVIF' }
+
+/** POST and PUT: title and content required; absent optional fields take their defaults (slug and image are kept). */
+export const PostWrite = writeBody(PostFields, imageFile, 'PostWrite')
+/** PATCH: only what is sent changes. */
+export const PostPatch = writeBody(Type.Partial(PostFields), imageFile, 'PostPatch')
+
+export interface PostWriteBody {
+  title?: string
+  content?: string
+  excerpt?: string
+  is_published?: boolean | string
+  slug?: string
+  image?: string | null
+}
+
+const AuthorRef = Type.Object({ id: Type.Integer(), username: Type.String() }, { title: 'AuthorRef' })
+
+const postListProperties = {
+  id: Type.Integer({ example: 1 }),
+  title: Type.String(),
+  slug: Type.String(),
+  excerpt: Type.String(),
+  image: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute URL of the image, or null' }),
+  author: AuthorRef,
+  is_published: Type.Boolean(),
+  created_at: Type.String({ format: 'date-time' })
+}
+
+export const PostList = Type.Object(postListProperties, { title: 'PostList', description: 'A post as it appears in lists' })
+export type PostList = Static<typeof PostList>
+
+export const PostDetail = Type.Object(
+  {
+    ...postListProperties,
+    content: Type.String(),
+    updated_at: Type.String({ format: 'date-time' }),
+    url: Type.String({ format: 'uri', description: 'Absolute URL of this post in the API' })
+  },
+  { title: 'PostDetail', description: 'A post with its content' }
+)
+export type PostDetail = Static<typeof PostDetail>
+
+export const PostPage = Page(PostList, 'PostPage')
+
+export const POST_ORDERINGS = ['created_at', '-created_at', 'title', '-title'] as const
+
+export const PostListQuery = Type.Object(
+  {
+    ...PageQuery,
+    ordering: Type.Unsafe<(typeof POST_ORDERINGS)[number]>({ type: 'string', enum: [...POST_ORDERINGS], default: '-created_at', description: 'Sort order' }),
+    is_published: Type.Optional(Type.Boolean({ description: 'Admins only: filter on publication (ignored for others)' }))
+  },
+  { additionalProperties: false }
+)
+export type PostListQuery = Static<typeof PostListQuery>
+
+export const PostIdParams = Type.Object({ id: Type.String({ maxLength: 20, description: 'Post id (a malformed id is 404)' }) })
+export const PostSlugParams = Type.Object({ slug: Type.String({ maxLength: 200 }) })

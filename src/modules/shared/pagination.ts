@@ -1,0 +1,54 @@
+import type { FastifyRequest } from 'fastify'
+import { Type, type TSchema } from '@sinclair/typebox'
+import { notFound } from '../../errors.js'
+
+export const PageQuery = {
+  page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, description: 'Page number, from 1' }),
+  page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Items per page, 1-100' }),
+  search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive text to look for; `%` and `_` match themselves' }))
+}
+
+/** The page envelope of every list, as Django REST Framework answers it. */
+export function Page<T extends TSchema>(item: T, title: string) {
+  return Type.Object(
+    {
+      count: Type.Integer({ description: 'Items across all pages' }),
+      next: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute URL of the next page, or null' }),
+      previous: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute URL of the previous page, or null' }),
+      results: Type.Array(item)
+    },
+    { title, description: `A page of ${title.replace(/Page$/, '')} items` }
+  )
+}
+
+export interface PageRequest {
+  page: number
+  page_size: number
+}
+
+export const offsetOf = (query: PageRequest) => (query.page - 1) * query.page_size
+
+/**
+ * Wraps a page of results; `next`/`previous` are absolute and keep the other query
+ * parameters. A page past the end is 404, except page 1 of an empty list.
+ */
+export function toPage<T>(request: FastifyRequest, publicUrl: string, query: PageRequest, count: number, results: T[]) {
+  const lastPage = Math.max(1, Math.ceil(count / query.page_size))
+  if (query.page > lastPage) throw notFound('Page')
+  const link = (page: number) => {
+    const url = new URL(request.url, `${publicUrl}/`)
+    const absolute = new URL(`${publicUrl}${url.pathname}`)
+    url.searchParams.forEach((value, key) => absolute.searchParams.append(key, value))
+    absolute.searchParams.set('page', String(page))
+    return absolute.toString()
+  }
+  return {
+    count,
+    next: query.page < lastPage ? link(query.page + 1) : null,
+    previous: query.page > 1 ? link(query.page - 1) : null,
+    results
+  }
+}
+
+/** `search` is matched literally: LIKE's wildcards and escape character are escaped. */
+export const likePattern = (search: string) => `%${search.replace(/[\\%_]/g, (char) => `\\${char}`)}%`
