@@ -62,9 +62,11 @@ async function serveLocalMedia(app: FastifyInstance, config: MediaConfig) {
     maxAge: '365d',
     immutable: true,
     // Stored images were re-encoded, but the browser must still never treat one as a page.
+    // Frontends on other origins embed them with <img src>, which same-origin CORP would block.
     setHeaders: (response) => {
       response.setHeader('X-Content-Type-Options', 'nosniff')
       response.setHeader('Content-Security-Policy', "default-src 'none'; sandbox")
+      response.setHeader('Cross-Origin-Resource-Policy', 'cross-origin')
     }
   })
 }

@@ -129,6 +129,7 @@ t.test('multipart uploads on the local store', async (t) => {
     t.equal(res.headers['x-content-type-options'], 'nosniff')
     t.match(res.headers['content-security-policy'], /default-src 'none'/)
     t.match(res.headers['cache-control'], /immutable/)
+    t.equal(res.headers['cross-origin-resource-policy'], 'cross-origin', 'other origins may embed it')
     writeFileSync(`${config.dataDir}/secret.txt`, 'TOP-SECRET-CONTENT')
     // The served folder is {dataDir}/media-root/media: the secret is two levels up.
     for (const url of ['/media/../../secret.txt', '/media/%2e%2e/%2e%2e/secret.txt', '/media/..%2f..%2fsecret.txt', '/media/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/media/post_images/', '/media/.env']) {
