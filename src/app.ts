@@ -16,6 +16,8 @@ import type { MediaStore } from './media/store.js'
 import authRoutes from './modules/auth/routes.js'
 import opsRoutes from './modules/ops/routes.js'
 import postRoutes from './modules/posts/routes.js'
+import bookRoutes from './modules/books/routes.js'
+import reviewRoutes from './modules/books/review-routes.js'
 
 export type AppConfig = Config & { jwtSecret: string }
 
@@ -67,6 +69,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     loginRateLimit: config.loginRateLimit
   })
   await app.register(postRoutes, { prefix: '/api/v1/posts', publicUrl: config.publicUrl })
+  await app.register(bookRoutes, { prefix: '/api/v1/books', publicUrl: config.publicUrl })
+  await app.register(reviewRoutes, { prefix: '/api/v1/books', publicUrl: config.publicUrl })
   return app
 }
 

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, index, integer, pgTable, text, timestamp, unique, uniqueIndex, varchar } from 'drizzle-orm/pg-core'
+import { boolean, index, integer, numeric, pgTable, text, timestamp, unique, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
 
 export const users = pgTable(
   'users',
@@ -66,3 +66,41 @@ export const mediaDeletions = pgTable(
 )
 
 export type MediaDeletionRow = typeof mediaDeletions.$inferSelect
+
+export const books = pgTable(
+  'books',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    title: varchar('title', { length: 200 }).notNull(),
+    author: varchar('author', { length: 200 }).notNull(),
+    /** Exact decimal, read and written as a string ("69.00"): never a float. */
+    price: numeric('price', { precision: 6, scale: 2 }).notNull(),
+    /** The cover's name relative to the media prefix (`covers/<uuid>.jpg`). */
+    cover: text('cover'),
+    creatorId: integer('creator_id').notNull().references(() => users.id),
+    ...timestamps
+  },
+  (table) => [
+    index('books_created_idx').on(table.createdAt.desc(), table.id.desc()),
+    index('books_creator_created_idx').on(table.creatorId, table.createdAt.desc()),
+    index('books_title_idx').on(table.title),
+    index('books_price_idx').on(table.price)
+  ]
+)
+
+export type BookRow = typeof books.$inferSelect
+
+export const reviews = pgTable(
+  'reviews',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    bookId: uuid('book_id').notNull().references(() => books.id, { onDelete: 'cascade' }),
+    authorId: integer('author_id').notNull().references(() => users.id),
+    review: varchar('review', { length: 255 }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  // A book's reviews, newest first: the detail's ten and the paginated list.
+  (table) => [index('reviews_book_created_idx').on(table.bookId, table.createdAt.desc(), table.id.desc())]
+)
+
+export type ReviewRow = typeof reviews.$inferSelect

@@ -24,6 +24,8 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
       tags: [
         { name: 'auth', description: 'Users, login and tokens' },
         { name: 'posts', description: 'Blog posts, written by admins' },
+        { name: 'books', description: 'Books, owned by the users who add them' },
+        { name: 'reviews', description: 'Reviews of books' },
         { name: 'operations', description: 'Health and readiness probes' }
       ],
       components: {

@@ -1,26 +1,13 @@
 import t from 'tap'
 import { eq } from 'drizzle-orm'
-import type { FastifyInstance } from 'fastify'
 import { posts } from '../../src/db/schema.js'
-import { buildTestApp, createTestUser, type TestUser } from '../helpers/app.js'
+import { buildTestApp, createTestUser } from '../helpers/app.js'
 import * as images from '../helpers/images.js'
-import { multipart, type Part } from '../helpers/multipart.js'
+import { client } from '../helpers/http.js'
 import { appWithStore, nameOf } from '../helpers/stores.js'
 
 const API = '/api/v1/posts'
 
-function client(app: FastifyInstance) {
-  return {
-    json: (method: 'POST' | 'PUT' | 'PATCH', url: string, payload: object, who?: TestUser) =>
-      app.inject({ method, url, payload, headers: who?.auth ?? {} }),
-    form: (method: 'POST' | 'PUT' | 'PATCH', url: string, parts: Part[], who?: TestUser) => {
-      const body = multipart(parts)
-      return app.inject({ method, url, payload: body.payload, headers: { ...body.headers, ...(who?.auth ?? {}) } })
-    },
-    get: (url: string, who?: TestUser) => app.inject({ url, headers: who?.auth ?? {} }),
-    delete: (url: string, who?: TestUser) => app.inject({ method: 'DELETE', url, headers: who?.auth ?? {} })
-  }
-}
 
 t.test('posts: permissions, shapes, slugs, lists', async (t) => {
   const app = await buildTestApp(t, { PUBLIC_URL: 'https://api.example.com' })

@@ -6,6 +6,7 @@ import { conflict, notFound, violatedConstraint } from '../../errors.js'
 import { storeThenWrite, type MediaContext } from '../../media/lifecycle.js'
 import type { NormalizedImage } from '../../media/image.js'
 import { likePattern, offsetOf } from '../shared/pagination.js'
+import type { ImageChange } from '../shared/routes.js'
 import type { PostListQuery } from './schemas.js'
 
 export type PostWithAuthor = PostRow & { authorUsername: string }
@@ -17,9 +18,6 @@ export interface PostInput {
   isPublished?: boolean
   slug?: string
 }
-
-/** undefined: keep the image; null: remove it; an image: replace it. */
-export type ImageChange = NormalizedImage | null | undefined
 
 const IMAGE_FOLDER = 'post_images'
 

@@ -1,27 +1,22 @@
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { notFound } from '../../errors.js'
 import { errorResponses } from '../../plugins/errors.js'
-import { fileChange, toBoolean } from '../shared/forms.js'
+import { toBoolean } from '../shared/forms.js'
 import { toPage } from '../shared/pagination.js'
-import { createPost, deletePost, findPost, listPosts, updatePost, type ImageChange, type PostInput, type PostWithAuthor } from './posts.js'
+import { bearer, imageChange, optionalBearer, parseIntegerId, UPLOAD_ERRORS } from '../shared/routes.js'
+import { userRef } from '../shared/user-ref.js'
+import { createPost, deletePost, findPost, listPosts, updatePost, type PostInput, type PostWithAuthor } from './posts.js'
 import { PostDetail, PostIdParams, PostList, PostListQuery, PostPage, PostPatch, PostSlugParams, PostWrite, type PostWriteBody } from './schemas.js'
 
 export interface PostRoutesOptions {
   publicUrl: string
 }
 
-const adminOnly: Array<Record<string, string[]>> = [{ bearerAuth: [] }]
-// OpenAPI's way to say "a token is optional": either the scheme, or nothing.
-const optionalAuth: Array<Record<string, string[]>> = [{ bearerAuth: [] }, {}]
-const uploadErrors = [400, 401, 403, 409, 413, 415, 422] as const
+const adminOnly = bearer()
+const optionalAuth = optionalBearer()
 
-/** Post ids are positive integers; anything else names no post. */
-function parseId(raw: string): number {
-  if (!/^[1-9][0-9]{0,9}$/.test(raw) || Number(raw) > 2 ** 31 - 1) throw notFound('Post')
-  return Number(raw)
-}
+const parseId = (raw: string) => parseIntegerId(raw, 'Post')
 
 function toInput(body: PostWriteBody, replace: boolean): PostInput {
   const input: PostInput = { title: body.title, content: body.content, excerpt: body.excerpt, slug: body.slug }
@@ -44,7 +39,7 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
     slug: row.slug,
     excerpt: row.excerpt,
     image: app.media.url(row.image),
-    author: { id: row.authorId, username: row.authorUsername },
+    author: userRef(row.authorId, row.authorUsername),
     is_published: row.isPublished,
     created_at: row.createdAt.toISOString()
   })
@@ -55,11 +50,6 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
     url: postUrl(row.id)
   })
 
-  /** Reads the image of a write, if any, through the bounded processing queue. */
-  const imageOf = async (request: FastifyRequest): Promise<ImageChange> => {
-    const change = fileChange('image', (request.body as PostWriteBody).image, request.uploads.image)
-    return change ? app.media.normalize(change) : change
-  }
 
   app.get('/', {
     onRequest: app.identify,
@@ -111,11 +101,11 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
       description: 'Send `multipart/form-data` to upload an image (`-F image=@photo.jpg`), or JSON without one. The slug is derived from the title when absent.',
       security: adminOnly,
       body: PostWrite,
-      response: { 201: PostDetail, ...errorResponses(...uploadErrors) }
+      response: { 201: PostDetail, ...errorResponses(...UPLOAD_ERRORS) }
     },
     handler: async (request, reply) => {
       const body = request.body as PostWriteBody
-      const image = (await imageOf(request)) ?? undefined
+      const image = (await imageChange(app, request, 'image')) ?? undefined
       const input = toInput(body, true)
       const id = await createPost(app.media.context(request.log), request.user.id, { ...input, title: body.title!, content: body.content! }, image)
       const post = await findPost(app.db, { id }, true)
@@ -126,7 +116,7 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
   const update = (replace: boolean) => async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const id = parseId(request.params.id)
     await findPost(app.db, { id }, true) // 404 before any image work
-    await updatePost(app.media.context(request.log), id, toInput(request.body as PostWriteBody, replace), await imageOf(request))
+    await updatePost(app.media.context(request.log), id, toInput(request.body as PostWriteBody, replace), await imageChange(app, request, 'image'))
     return toDetail(await findPost(app.db, { id }, true))
   }
   const writeSchema = (summary: string, body: typeof PostWrite | typeof PostPatch) => ({
@@ -135,7 +125,7 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
     security: adminOnly,
     params: PostIdParams,
     body,
-    response: { 200: PostDetail, ...errorResponses(...uploadErrors, 404) }
+    response: { 200: PostDetail, ...errorResponses(...UPLOAD_ERRORS, 404) }
   })
 
   app.put('/:id', {

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { writeBody } from '../shared/forms.js'
 import { Page, PageQuery } from '../shared/pagination.js'
+import { UserRef } from '../shared/user-ref.js'
 
 const Slug = Type.String({
   minLength: 1,
@@ -35,15 +36,13 @@ export interface PostWriteBody {
   image?: string | null
 }
 
-const AuthorRef = Type.Object({ id: Type.Integer(), username: Type.String() }, { title: 'AuthorRef' })
-
 const postListProperties = {
   id: Type.Integer({ example: 1 }),
   title: Type.String(),
   slug: Type.String(),
   excerpt: Type.String(),
   image: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute URL of the image, or null' }),
-  author: AuthorRef,
+  author: UserRef,
   is_published: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' })
 }

@@ -1,0 +1,64 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { errorResponses } from '../../plugins/errors.js'
+import { toPage } from '../shared/pagination.js'
+import { bearer, parseIntegerId } from '../shared/routes.js'
+import { parseBookId } from './books.js'
+import { createReview, deleteReview, findReview, listReviews } from './reviews.js'
+import { toReview } from './routes.js'
+import { BookIdParams, Review, ReviewIdParams, ReviewListQuery, ReviewPage, ReviewWrite } from './schemas.js'
+
+export interface ReviewRoutesOptions {
+  publicUrl: string
+}
+
+/** `/api/v1/books/{id}/reviews`: anyone reads, users write, authors (or admins) delete. */
+const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app, { publicUrl }) => {
+  app.get('/:id/reviews', {
+    schema: {
+      tags: ['reviews'],
+      summary: "A book's reviews, newest first",
+      params: BookIdParams,
+      querystring: ReviewListQuery,
+      response: { 200: ReviewPage, ...errorResponses(400, 404) }
+    },
+    handler: async (request) => {
+      const { rows, count } = await listReviews(app.db, parseBookId(request.params.id), request.query)
+      return toPage(request, publicUrl, request.query, count, rows.map(toReview))
+    }
+  })
+
+  app.post('/:id/reviews', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['reviews'],
+      summary: 'Review a book (any user)',
+      security: bearer(),
+      params: BookIdParams,
+      body: ReviewWrite,
+      response: { 201: Review, ...errorResponses(400, 401, 404, 415) }
+    },
+    handler: async (request, reply) => {
+      const bookId = parseBookId(request.params.id)
+      const id = await createReview(app.db, bookId, request.user.id, request.body.review)
+      return reply.code(201).send(toReview(await findReview(app.db, bookId, id)))
+    }
+  })
+
+  app.delete('/:id/reviews/:review_id', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['reviews'],
+      summary: 'Delete a review (its author or an admin)',
+      security: bearer(),
+      params: ReviewIdParams,
+      response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(401, 403, 404) }
+    },
+    handler: async (request, reply) => {
+      await deleteReview(app.db, parseBookId(request.params.id), parseIntegerId(request.params.review_id, 'Review'), request.user)
+      return reply.code(204).send(null)
+    }
+  })
+}
+
+export default reviewRoutes

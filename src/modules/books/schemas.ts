@@ -1,0 +1,100 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { writeBody } from '../shared/forms.js'
+import { Page, PageQuery } from '../shared/pagination.js'
+import { UserRef } from '../shared/user-ref.js'
+
+// A JSON number arrives here as text too (the validator coerces it), so one pattern
+// checks both forms exactly, with no float rounding on the way to the database.
+const Price = Type.String({
+  pattern: '^(0|[1-9][0-9]{0,3})(\\.[0-9]{1,2})?$',
+  description: 'A decimal from 0 to 9999.99 with at most 2 decimal places, as a JSON number or string',
+  example: '69.00'
+})
+
+const BookFields = Type.Object({
+  title: Type.String({ minLength: 1, maxLength: 200, example: 'Dune' }),
+  author: Type.String({ minLength: 1, maxLength: 200, description: "The book's author (not the user who adds it)", example: 'Frank Herbert' }),
+  price: Price
+})
+
+const coverFile = { cover: 'Cover image: JPEG, PNG, WebP, GIF or AVIF' }
+
+/** POST and PUT: every field required (the cover is kept unless sent). */
+export const BookWrite = writeBody(BookFields, coverFile, 'BookWrite')
+/** PATCH: only what is sent changes. */
+export const BookPatch = writeBody(Type.Partial(BookFields), coverFile, 'BookPatch')
+
+export interface BookWriteBody {
+  title?: string
+  author?: string
+  price?: string
+  cover?: string | null
+}
+
+export const Review = Type.Object(
+  {
+    id: Type.Integer(),
+    review: Type.String(),
+    author: UserRef,
+    created_at: Type.String({ format: 'date-time' })
+  },
+  { title: 'Review', description: 'A review of a book' }
+)
+export type Review = Static<typeof Review>
+
+export const ReviewWrite = Type.Object(
+  { review: Type.String({ minLength: 1, maxLength: 255, description: '1-255 characters', example: 'A classic.' }) },
+  { title: 'ReviewWrite', additionalProperties: false }
+)
+export type ReviewWrite = Static<typeof ReviewWrite>
+
+const bookListProperties = {
+  id: Type.String({ format: 'uuid' }),
+  title: Type.String(),
+  author: Type.String(),
+  price: Type.String({ description: 'Two decimals, always a string', example: '69.00' }),
+  cover: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute URL of the cover, or null' }),
+  creator: UserRef,
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' })
+}
+
+export const BookList = Type.Object(bookListProperties, { title: 'BookList', description: 'A book as it appears in lists' })
+export type BookList = Static<typeof BookList>
+
+export const BookDetail = Type.Object(
+  {
+    ...bookListProperties,
+    review_count: Type.Integer(),
+    reviews: Type.Array(Review, { description: 'The 10 newest reviews' })
+  },
+  { title: 'BookDetail', description: 'A book with its newest reviews' }
+)
+export type BookDetail = Static<typeof BookDetail>
+
+export const BookPage = Page(BookList, 'BookPage')
+export const ReviewPage = Page(Review, 'ReviewPage')
+
+export const BOOK_ORDERINGS = ['title', '-title', 'price', '-price', 'created_at', '-created_at'] as const
+
+export const BookListQuery = Type.Object(
+  {
+    ...PageQuery,
+    ordering: Type.Unsafe<(typeof BOOK_ORDERINGS)[number]>({ type: 'string', enum: [...BOOK_ORDERINGS], default: '-created_at', description: 'Sort order' }),
+    creator: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, description: 'Only the books of this user id' }))
+  },
+  { additionalProperties: false }
+)
+export type BookListQuery = Static<typeof BookListQuery>
+
+export const ReviewListQuery = Type.Object(
+  { page: PageQuery.page, page_size: PageQuery.page_size },
+  { additionalProperties: false }
+)
+export type ReviewListQuery = Static<typeof ReviewListQuery>
+
+export const BookIdParams = Type.Object({ id: Type.String({ maxLength: 64, description: 'Book id, a UUID (a malformed id is 404)' }) })
+export const ReviewIdParams = Type.Object({
+  id: Type.String({ maxLength: 64, description: 'Book id, a UUID' }),
+  review_id: Type.String({ maxLength: 20, description: 'Review id' })
+})
