@@ -1,0 +1,60 @@
+import autocannon from 'autocannon'
+
+export interface Measure {
+  rps: number
+  p50_ms: number
+  p99_ms: number
+  errors: number
+}
+
+export interface Load {
+  url: string
+  connections: number
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: Buffer
+}
+
+function run(load: Load, seconds: number) {
+  return autocannon({
+    url: load.url,
+    connections: load.connections,
+    duration: seconds,
+    method: load.method ?? 'GET',
+    headers: load.headers ?? {},
+    ...(load.body ? { body: load.body } : {}),
+    timeout: 30
+  })
+}
+
+/** Warms up, then measures for a fixed time; every error and non-2xx answer is counted. */
+export async function measure(load: Load, warmupSeconds: number, seconds: number): Promise<Measure> {
+  await run(load, warmupSeconds)
+  const result = await run(load, seconds)
+  return {
+    rps: Math.round(result.requests.average * 10) / 10,
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx
+  }
+}
+
+/** The same statistics for work done in-process: `workers` loops for a fixed time. */
+export async function measureInProcess(task: () => Promise<unknown>, workers: number, warmupSeconds: number, seconds: number): Promise<Measure> {
+  const loop = async (until: number, latencies: number[], failures: { count: number }) => {
+    while (Date.now() < until) {
+      const started = performance.now()
+      await task().catch(() => (failures.count += 1))
+      latencies.push(performance.now() - started)
+    }
+  }
+  await Promise.all(Array.from({ length: workers }, () => loop(Date.now() + warmupSeconds * 1000, [], { count: 0 })))
+  const latencies: number[] = []
+  const failures = { count: 0 }
+  const started = Date.now()
+  await Promise.all(Array.from({ length: workers }, () => loop(started + seconds * 1000, latencies, failures)))
+  const elapsed = (Date.now() - started) / 1000
+  latencies.sort((a, b) => a - b)
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0)
+  return { rps: Math.round((latencies.length / elapsed) * 10) / 10, p50_ms: at(0.5), p99_ms: at(0.99), errors: failures.count }
+}
