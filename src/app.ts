@@ -5,10 +5,10 @@ import fastifyCors from '@fastify/cors'
 import fastifyHelmet from '@fastify/helmet'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { Config } from './config.js'
-import { AppError } from './errors.js'
+import { AppError, notFound } from './errors.js'
 import authPlugin from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
-import errorsPlugin from './plugins/errors.js'
+import errorsPlugin, { handleError } from './plugins/errors.js'
 import mediaPlugin from './plugins/media.js'
 import multipartPlugin from './plugins/multipart.js'
 import openApiPlugin from './plugins/openapi.js'
@@ -42,6 +42,15 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: JSON_BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Routing errors (a badly encoded URL, an over-long parameter) get the app's error shape too.
+    frameworkErrors: (error, request, reply) =>
+      handleError(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? notFound() : error, request, reply),
+    // Requests Node's HTTP parser refuses never reach Fastify; answer them in the same shape.
+    clientErrorHandler: (_error, socket) => {
+      const body = JSON.stringify({ statusCode: 400, code: 'BAD_REQUEST', error: 'Bad Request', message: 'The request could not be parsed' })
+      if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      else socket.destroy()
+    },
     // `example` and the `binary` format (file fields of forms) are OpenAPI documentation,
     // not validation: let the validator accept them.
     ajv: { customOptions: { keywords: ['example'], formats: { binary: true } } }

@@ -1,4 +1,6 @@
+import { connect } from 'node:net'
 import t from 'tap'
+import { users } from '../src/db/schema.js'
 import { buildTestApp, createTestUser } from './helpers/app.js'
 
 t.test('cross-cutting behaviour', async (t) => {
@@ -10,6 +12,9 @@ t.test('cross-cutting behaviour', async (t) => {
       logStream: { write: (line) => void logs.push(line) },
       beforeReady: (app) => {
         app.get('/admin-only', { onRequest: app.requireAdmin }, async () => ({ ok: true }))
+        app.get('/failing-query', async () => {
+          await app.db.insert(users).values({ username: 'x'.repeat(151), email: 'e@example.com', passwordHash: 'scrypt$SECRET-HASH' })
+        })
         app.get('/boom', async () => {
           throw new Error('select password_hash from users failed at /srv/app/src/secret.ts:12')
         })
@@ -46,6 +51,16 @@ t.test('cross-cutting behaviour', async (t) => {
     t.equal(body.message, `The server failed to handle this request (request id ${res.headers['x-request-id']})`)
     t.notMatch(res.body, /password_hash|secret\.ts|\/srv|at /)
     t.ok(logs.some((line) => line.includes('password_hash from users failed')), 'the details go to the log')
+  })
+
+  await t.test('a failed query is logged without its parameters', async (t) => {
+    logs.length = 0
+    const res = await app.inject({ url: '/failing-query' })
+    t.equal(res.statusCode, 500)
+    t.notMatch(res.body, /SECRET|insert/)
+    const text = logs.join('')
+    t.match(text, /value too long/, 'the database error itself is logged')
+    t.notMatch(text, /SECRET-HASH/, 'the parameters are not')
   })
 
   await t.test('malformed and oversized bodies are clear 4xx answers', async (t) => {
@@ -121,4 +136,59 @@ t.test('without CORS_ORIGINS no cross-origin access is granted', async (t) => {
     t.equal(me.json().code, 'DATABASE_UNAVAILABLE')
     t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'liveness does not depend on the database')
   })
+})
+
+t.test('hostile requests found in review get clean 4xx answers', async (t) => {
+  const logs: string[] = []
+  const app = await buildTestApp(t, { LOG_LEVEL: 'info' }, { logStream: { write: (line) => void logs.push(line) } })
+  const admin = await createTestUser(app, { admin: true })
+  const user = await createTestUser(app)
+
+  await t.test('a write with no body at all is 400, not a crash', async (t) => {
+    for (const [method, url, who] of [['POST', '/api/v1/posts', admin], ['PATCH', '/api/v1/posts/1', admin], ['POST', '/api/v1/books', user]] as const) {
+      const res = await app.inject({ method, url, headers: who.auth })
+      t.equal(res.statusCode, 400, `${method} ${url} ${res.body}`)
+      t.equal(res.json().code, 'VALIDATION_ERROR')
+    }
+  })
+
+  await t.test('NUL characters are refused wherever they come from', async (t) => {
+    const json = { 'content-type': 'application/json' }
+    const cases = [
+      app.inject({ url: '/api/v1/posts/slug/a%00b' }),
+      app.inject({ url: '/api/v1/posts?search=a%00b' }),
+      app.inject({ url: '/api/v1/books?search=a%00b' }),
+      app.inject({ method: 'POST', url: '/api/v1/auth/login', headers: json, payload: '{"username":"a\\u0000b","password":"whatever1"}' }),
+      app.inject({ method: 'POST', url: '/api/v1/posts', headers: { ...json, ...admin.auth }, payload: '{"title":"a\\u0000b","content":"c"}' })
+    ]
+    for (const res of await Promise.all(cases)) {
+      t.equal(res.statusCode, 400, res.body)
+      t.equal(res.json().code, 'VALIDATION_ERROR')
+    }
+  })
+
+  await t.test('a request Node cannot parse still gets the JSON error shape', async (t) => {
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const socket = connect(port, '127.0.0.1')
+    socket.write('FOO / HTTP/1.1\r\nHost: x\r\n\r\n')
+    let answer = ''
+    for await (const chunk of socket) answer += chunk
+    t.match(answer, /^HTTP\/1\.1 400 Bad Request/)
+    t.match(answer, /"code":"BAD_REQUEST"/)
+  })
+
+  await t.test('routing errors keep the error shape and the request id; long ids are 404', async (t) => {
+    const bad = await app.inject({ url: '/api/v1/posts/slug/%FF' })
+    t.equal(bad.statusCode, 400)
+    t.match(bad.json(), { code: 'BAD_REQUEST', error: 'Bad Request' })
+    t.ok(bad.headers['x-request-id'])
+    const long = await app.inject({ url: `/api/v1/posts/${'1'.repeat(201)}` })
+    t.equal(long.statusCode, 404)
+    t.equal(long.json().code, 'NOT_FOUND')
+    t.equal((await app.inject({ url: `/api/v1/posts/${'1'.repeat(21)}` })).statusCode, 404)
+    t.equal((await app.inject({ url: `/api/v1/books/${'a'.repeat(65)}` })).statusCode, 404)
+  })
+
+
 })

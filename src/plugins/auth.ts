@@ -55,7 +55,8 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
     } catch {
       throw new AppError(401, 'UNAUTHORIZED', 'The token is invalid or expired', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
     }
-    const user = /^[1-9][0-9]{0,9}$/.test(payload.sub) ? await findAuthUser(app, Number(payload.sub)) : undefined
+    const sub: unknown = payload.sub
+    const user = typeof sub === 'string' && /^[1-9][0-9]{0,9}$/.test(sub) ? await findAuthUser(app, Number(sub)) : undefined
     if (!user) throw new AppError(401, 'UNAUTHORIZED', 'The token belongs to no existing user', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
     request.user = user
     request.viewer = user

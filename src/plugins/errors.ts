@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
+import { DrizzleQueryError } from 'drizzle-orm'
 import { AppError, isDatabaseUnavailable } from '../errors.js'
 
 export const ErrorResponse = Type.Object(
@@ -46,11 +47,13 @@ const fastifyCodes: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON'
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_BAD_URL: 'BAD_REQUEST'
 }
 
 const statusCodes: Record<number, string> = {
   400: 'BAD_REQUEST',
+  403: 'FORBIDDEN',
   404: 'NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
   406: 'NOT_ACCEPTABLE',
@@ -85,6 +88,9 @@ export function describeError(error: FastifyError | Error, requestId: string): E
   if (fastifyError.validation) {
     return { statusCode: 400, code: 'VALIDATION_ERROR', message: validationMessage(fastifyError) }
   }
+  if (isRejectedText(error)) {
+    return { statusCode: 400, code: 'VALIDATION_ERROR', message: 'Text must be valid UTF-8 without NUL characters' }
+  }
   if (isDatabaseUnavailable(error)) {
     return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable, try again later', headers: { 'Retry-After': '5' } }
   }
@@ -106,19 +112,53 @@ function sendError(reply: FastifyReply, body: ErrorBody) {
   })
 }
 
+/** PostgreSQL refuses NUL characters and invalid encodings in text: the client's input, not a fault. */
+function isRejectedText(error: unknown): boolean {
+  const code = (error as { code?: unknown; cause?: { code?: unknown } }).cause?.code ?? (error as { code?: unknown }).code
+  return code === '22021' || code === '22P05'
+}
+
+/**
+ * What goes to the log: a failed query (and, with PGlite, the driver's error too) carries
+ * its parameters, a password hash say; only the database's diagnosis is kept.
+ */
+export function loggable(error: Error): object {
+  if (!(error instanceof DrizzleQueryError)) return error
+  const cause = (error.cause ?? {}) as Record<string, unknown>
+  const { code, severity, constraint, table, column, routine } = cause
+  return { type: 'DatabaseError', message: String(cause.message ?? 'query failed'), code, severity, constraint, table, column, routine, stack: error.stack?.split('\n').slice(2).join('\n') }
+}
+
+/** The app's error handler, also used for the framework's own routing errors (bad URL encoding, ...). */
+export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  const body = describeError(error, request.id)
+  if (body.statusCode >= 500) request.log.error({ err: loggable(error) }, 'request failed')
+  else request.log.info({ code: body.code, statusCode: body.statusCode }, body.message)
+  // Routing errors happen before the onRequest hooks that normally set it.
+  reply.header('x-request-id', request.id)
+  return sendError(reply, body)
+}
+
 async function errorsPlugin(app: FastifyInstance) {
   app.addSchema(ErrorResponse)
+  app.setErrorHandler(handleError)
 
-  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const body = describeError(error, request.id)
-    if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed')
-    else request.log.info({ code: body.code, statusCode: body.statusCode }, body.message)
-    return sendError(reply, body)
+  // NUL characters cannot be stored and have no business in text; refused before any handler runs.
+  app.addHook('preHandler', async (request) => {
+    if (containsNul(request.body) || containsNul(request.query) || containsNul(request.params)) {
+      throw new AppError(400, 'VALIDATION_ERROR', 'Text must not contain NUL characters')
+    }
   })
 
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, { statusCode: 404, code: 'NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` })
   )
+}
+
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000')
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || depth > 32) return false
+  return Object.values(value).some((item) => containsNul(item, depth + 1))
 }
 
 export default fp(errorsPlugin, { name: 'errors', fastify: '5.x' })

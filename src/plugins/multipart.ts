@@ -37,7 +37,11 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
 
   app.decorate('multipartForm', (fileFields: readonly string[]) => async (request: FastifyRequest) => {
     request.uploads = {}
-    if (!request.isMultipart()) return
+    if (!request.isMultipart()) {
+      // Without a Content-Type there is no schema to validate against: refuse instead of guessing.
+      if (request.body === undefined || request.body === null) throw badForm('VALIDATION_ERROR', 'body must be a JSON object or a multipart/form-data form')
+      return
+    }
     const fields: Record<string, unknown> = {}
     try {
       for await (const part of request.parts({ limits: { files: fileFields.length + 1 } })) {

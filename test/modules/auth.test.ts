@@ -60,6 +60,17 @@ t.test('users and tokens', async (t) => {
     t.equal(count, 2, 'only alice and racer exist')
   })
 
+  await t.test('usernames are checked as they will be stored (NFKC)', async (t) => {
+    const register = (username: string) => app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { username, email: 'n@example.com', password: 'password123' } })
+    const expands = await register('\ufdfa'.repeat(10)) // one ligature becomes 18 characters with spaces
+    t.equal(expands.statusCode, 400, 'too long or with spaces once normalized: 400, not 500')
+    t.equal((await register('ab\ufdfa')).statusCode, 400, 'the expansion contains spaces')
+    t.equal((await register('\uff76\uff9e\uff76')).statusCode, 400, 'three half-width characters normalize to two')
+    const fullwidth = await register('\uff41\uff42\uff43\uff44')
+    t.equal(fullwidth.statusCode, 201)
+    t.equal(fullwidth.json().username, 'abcd', 'stored in NFKC form')
+  })
+
   await t.test('unicode letters are allowed in usernames', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { ...register, username: 'Zoë.müller+1@x_y-z' } })
     t.equal(res.statusCode, 201)
@@ -103,7 +114,9 @@ t.test('users and tokens', async (t) => {
       'HS512 with the right secret': `Bearer ${forgeToken({ alg: 'HS512', typ: 'JWT' }, { sub, exp: now() + 60 })}`,
       'unknown user': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '999999', exp: now() + 60 })}`,
       'non-numeric sub': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: "1' or 1=1", exp: now() + 60 })}`,
-      'huge sub': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '9999999999', exp: now() + 60 })}`
+      'huge sub': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '9999999999', exp: now() + 60 })}`,
+      'sub as an array': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: [sub], exp: now() + 60 })}`,
+      'sub as an object': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: { toString: 1 }, exp: now() + 60 })}`
     }
     for (const [name, authorization] of Object.entries(tokens)) {
       const res = await app.inject({ url: '/api/v1/auth/me', headers: authorization ? { authorization } : {} })

@@ -135,6 +135,7 @@ t.test('multipart uploads on the local store', async (t) => {
     for (const url of ['/media/../../secret.txt', '/media/%2e%2e/%2e%2e/secret.txt', '/media/..%2f..%2fsecret.txt', '/media/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/media/post_images/', '/media/.env']) {
       const bad = await app.inject({ url })
       t.ok([403, 404].includes(bad.statusCode), `${url} -> ${bad.statusCode}`)
+      t.match(bad.json().code, /^(FORBIDDEN|NOT_FOUND)$/)
       t.notMatch(bad.body, /root:x:0/)
       t.notMatch(bad.body, /TOP-SECRET-CONTENT/)
     }

@@ -3,7 +3,7 @@ import type { UserRow } from '../../db/schema.js'
 import { AppError } from '../../errors.js'
 import { findProblem } from '../../validation.js'
 import { RegisterBody } from './schemas.js'
-import { createUser, findUserByUsername, promoteToAdmin } from './users.js'
+import { createUser, findUserByUsername, normalizeUsername, promoteToAdmin } from './users.js'
 
 export interface AdminRequest {
   username: string
@@ -22,7 +22,7 @@ export async function ensureAdmin(db: Db, request: AdminRequest): Promise<AdminO
     return { user: await promoteToAdmin(db, existing.id), action: 'promoted' }
   }
   if (request.email === undefined) throw new AppError(400, 'VALIDATION_ERROR', '--email is required to create a new user')
-  const input = { username: request.username, email: request.email, password: await request.password() }
+  const input = { username: normalizeUsername(request.username), email: request.email, password: await request.password() }
   const problem = findProblem(RegisterBody, input)
   if (problem) throw new AppError(400, 'VALIDATION_ERROR', problem)
   return { user: await createUser(db, { ...input, isAdmin: true }), action: 'created' }

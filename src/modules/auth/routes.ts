@@ -29,6 +29,11 @@ const tooManyAttempts = (seconds: number) =>
 
 const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
   app.post('/register', {
+    // Validate the name as it will be stored: NFKC can lengthen a name or change its characters.
+    preValidation: async (request) => {
+      const body = request.body as { username?: unknown } | null
+      if (body && typeof body.username === 'string') body.username = normalizeUsername(body.username)
+    },
     schema: {
       tags: ['auth'],
       summary: 'Create a user account',

@@ -93,8 +93,8 @@ export const ReviewListQuery = Type.Object(
 )
 export type ReviewListQuery = Static<typeof ReviewListQuery>
 
-export const BookIdParams = Type.Object({ id: Type.String({ maxLength: 64, description: 'Book id, a UUID (a malformed id is 404)' }) })
+export const BookIdParams = Type.Object({ id: Type.String({ description: 'Book id, a UUID (a malformed id is 404)' }) })
 export const ReviewIdParams = Type.Object({
-  id: Type.String({ maxLength: 64, description: 'Book id, a UUID' }),
-  review_id: Type.String({ maxLength: 20, description: 'Review id' })
+  id: Type.String({ description: 'Book id, a UUID' }),
+  review_id: Type.String({ description: 'Review id' })
 })

@@ -75,5 +75,5 @@ export const PostListQuery = Type.Object(
 )
 export type PostListQuery = Static<typeof PostListQuery>
 
-export const PostIdParams = Type.Object({ id: Type.String({ maxLength: 20, description: 'Post id (a malformed id is 404)' }) })
-export const PostSlugParams = Type.Object({ slug: Type.String({ maxLength: 200 }) })
+export const PostIdParams = Type.Object({ id: Type.String({ description: 'Post id (a malformed id is 404)' }) })
+export const PostSlugParams = Type.Object({ slug: Type.String() })
