@@ -20,6 +20,9 @@ const READ_CONNECTIONS = 10
 const SERVICE_PORT = 3990
 const BUCKET = 'bench-bucket'
 const cores = cpus().length
+// BENCH_ONLY=a,c runs only those scenarios (handy while profiling one of them).
+const only = process.env.BENCH_ONLY?.split(',').map((letter) => `(${letter.trim()})`)
+const selected = (scenario: string) => !only || only.some((prefix) => scenario.startsWith(prefix))
 
 interface Row extends Measure {
   scenario: string
@@ -96,7 +99,7 @@ async function main() {
     const answers = await Promise.all(reads.map(async ([, path]) => [path, await (await fetch(`${base}${path}`)).text()] as [string, string]))
     bare.child.send({ answers })
     await new Promise((resolve) => bare.child.once('message', resolve))
-    for (const [scenario, path] of reads) {
+    for (const [scenario, path] of reads.filter(([scenario]) => selected(scenario))) {
       console.log(`running ${scenario}`)
       const { result, peakMb } = await peakRss(service.pid!, () => measure({ url: `${base}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS))
       const ceiling = await measure({ url: `http://127.0.0.1:${bare.first.port}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS)
@@ -107,7 +110,7 @@ async function main() {
       ['(d) POST /api/v1/books, ~200 KB cover, 8 clients', cover, 8],
       ['(e) POST /api/v1/books, ~8 MB 12 MP photo, 16 clients', big, 16]
     ]
-    for (const [scenario, bytes, connections] of uploads) {
+    for (const [scenario, bytes, connections] of uploads.filter(([scenario]) => selected(scenario))) {
       console.log(`running ${scenario} (${Math.round(bytes.length / 1024)} KB)`)
       const form = multipartBody({ title: 'Benchmark book', author: 'Load Generator', price: '12.50' }, { name: 'cover', bytes, filename: 'cover.jpg' })
       const load = { url: `${base}/api/v1/books`, connections, method: 'POST' as const, headers: { authorization: `Bearer ${token}`, 'content-type': form.contentType }, body: form.body }

@@ -39,9 +39,10 @@ export const posts = pgTable(
   (table) => [
     unique('posts_title_key').on(table.title),
     unique('posts_slug_key').on(table.slug),
-    // The public list: published posts, newest first.
-    index('posts_published_created_idx').on(table.isPublished, table.createdAt.desc(), table.id.desc()),
-    index('posts_created_idx').on(table.createdAt.desc(), table.id.desc())
+    // The public list: published posts, newest first. DESC indexes say NULLS FIRST, which is
+    // what ORDER BY ... DESC means; otherwise PostgreSQL cannot read them in order.
+    index('posts_published_created_idx').on(table.isPublished, table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
+    index('posts_created_idx').on(table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst())
   ]
 )
 
@@ -81,8 +82,8 @@ export const books = pgTable(
     ...timestamps
   },
   (table) => [
-    index('books_created_idx').on(table.createdAt.desc(), table.id.desc()),
-    index('books_creator_created_idx').on(table.creatorId, table.createdAt.desc()),
+    index('books_created_idx').on(table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
+    index('books_creator_created_idx').on(table.creatorId, table.createdAt.desc().nullsFirst()),
     index('books_title_idx').on(table.title),
     index('books_price_idx').on(table.price)
   ]
@@ -100,7 +101,7 @@ export const reviews = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
   },
   // A book's reviews, newest first: the detail's ten and the paginated list.
-  (table) => [index('reviews_book_created_idx').on(table.bookId, table.createdAt.desc(), table.id.desc())]
+  (table) => [index('reviews_book_created_idx').on(table.bookId, table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst())]
 )
 
 export type ReviewRow = typeof reviews.$inferSelect

@@ -1,5 +1,6 @@
-import { and, asc, count, desc, eq, getTableColumns, ilike, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, getTableColumns, ilike, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { prepared } from '../../db/prepared.js'
 import { books, reviews, users, type BookRow } from '../../db/schema.js'
 import { forbidden, notFound } from '../../errors.js'
 import type { NormalizedImage } from '../../media/image.js'
@@ -41,34 +42,51 @@ const orderings: Record<BookListQuery['ordering'], SQL[]> = {
   '-created_at': [desc(books.createdAt), desc(books.id)]
 }
 
-/** One query for the page (creators joined in), one for the count. */
+/** The list statement, prepared once per filter shape. */
+function bookListQueries(db: Db, ordering: BookListQuery['ordering'], byCreator: boolean, searching: boolean) {
+  const name = `books_list_${ordering.replace('-', 'desc_')}_${byCreator}_${searching}`
+  return prepared(db, name, (db) => {
+    const pattern = sql.placeholder('pattern')
+    const where = and(
+      byCreator ? eq(books.creatorId, sql.placeholder('creator')) : undefined,
+      searching ? or(ilike(books.title, pattern), ilike(books.author, pattern)) : undefined
+    )
+    // The total rides along as an uncorrelated subquery: one round trip per page, not two.
+    const total = sql<number>`(select count(*)::int from ${books}${where ? sql` where ${where}` : sql``})`
+    return {
+      page: db
+        .select({ ...withCreator, total })
+        .from(books)
+        .innerJoin(users, eq(users.id, books.creatorId))
+        .where(where)
+        .orderBy(...orderings[ordering])
+        .limit(sql.placeholder('limit'))
+        .offset(sql.placeholder('offset'))
+        .prepare(name)
+    }
+  })
+}
+
+/** The page, its creators and the total count in one prepared query. */
 export async function listBooks(db: Db, query: BookListQuery) {
-  const pattern = query.search === undefined ? undefined : likePattern(query.search)
-  const where = and(
-    query.creator === undefined ? undefined : eq(books.creatorId, query.creator),
-    pattern === undefined ? undefined : or(ilike(books.title, pattern), ilike(books.author, pattern))
-  )
-  const [rows, [total]] = await Promise.all([
-    db
-      .select(withCreator)
-      .from(books)
-      .innerJoin(users, eq(users.id, books.creatorId))
-      .where(where)
-      .orderBy(...orderings[query.ordering])
-      .limit(query.page_size)
-      .offset(offsetOf(query)),
-    db.select({ count: count() }).from(books).where(where)
-  ])
-  return { rows, count: total?.count ?? 0 }
+  const statements = bookListQueries(db, query.ordering, query.creator !== undefined, query.search !== undefined)
+  const values = { creator: query.creator, pattern: query.search === undefined ? undefined : likePattern(query.search), limit: query.page_size, offset: offsetOf(query) }
+  const rows = await statements.page.execute(values)
+  // An empty page has no row to carry the total: it is page 1 of an empty list, or past the end.
+  return { rows, count: rows[0]?.total ?? 0 }
 }
 
 /** The book with its creator and review count, in one query. */
 export async function findBook(db: Db, id: string): Promise<BookWithCreator & { reviewCount: number }> {
-  const [row] = await db
-    .select({ ...withCreator, reviewCount: sql<number>`(select count(*)::int from ${reviews} where ${reviews.bookId} = ${books.id})` })
-    .from(books)
-    .innerJoin(users, eq(users.id, books.creatorId))
-    .where(eq(books.id, id))
+  const query = prepared(db, 'book_by_id', (db) =>
+    db
+      .select({ ...withCreator, reviewCount: sql<number>`(select count(*)::int from ${reviews} where ${reviews.bookId} = ${books.id})` })
+      .from(books)
+      .innerJoin(users, eq(users.id, books.creatorId))
+      .where(eq(books.id, sql.placeholder('id')))
+      .prepare('book_by_id')
+  )
+  const [row] = await query.execute({ id })
   if (!row) throw notFound('Book')
   return row
 }

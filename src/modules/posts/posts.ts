@@ -1,6 +1,7 @@
 import slugify from '@sindresorhus/slugify'
-import { and, asc, count, desc, eq, getTableColumns, ilike, like, or, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, getTableColumns, ilike, like, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { prepared } from '../../db/prepared.js'
 import { posts, users, type PostRow } from '../../db/schema.js'
 import { conflict, notFound, violatedConstraint } from '../../errors.js'
 import { storeThenWrite, type MediaContext } from '../../media/lifecycle.js'
@@ -22,6 +23,9 @@ export interface PostInput {
 const IMAGE_FOLDER = 'post_images'
 
 const withAuthor = { ...getTableColumns(posts), authorUsername: users.username }
+// Lists never show the content: not reading it keeps the page query small.
+const { content: _content, updatedAt: _updatedAt, ...listColumns } = withAuthor
+export type PostListRow = Omit<PostWithAuthor, 'content' | 'updatedAt'>
 
 const orderings: Record<PostListQuery['ordering'], SQL[]> = {
   created_at: [asc(posts.createdAt), asc(posts.id)],
@@ -30,35 +34,48 @@ const orderings: Record<PostListQuery['ordering'], SQL[]> = {
   '-title': [desc(posts.title)]
 }
 
-/** One query for the page (authors joined in), one for the count. */
+/** The list statement, prepared once per filter shape. */
+function postListQueries(db: Db, ordering: PostListQuery['ordering'], filterPublished: boolean, searching: boolean) {
+  const name = `posts_list_${ordering.replace('-', 'desc_')}_${filterPublished}_${searching}`
+  return prepared(db, name, (db) => {
+    const pattern = sql.placeholder('pattern')
+    const where = and(
+      filterPublished ? eq(posts.isPublished, sql.placeholder('published')) : undefined,
+      searching ? or(ilike(posts.title, pattern), ilike(posts.excerpt, pattern)) : undefined
+    )
+    // The total rides along as an uncorrelated subquery: one round trip per page, not two.
+    const total = sql<number>`(select count(*)::int from ${posts}${where ? sql` where ${where}` : sql``})`
+    return {
+      page: db
+        .select({ ...listColumns, total })
+        .from(posts)
+        .innerJoin(users, eq(users.id, posts.authorId))
+        .where(where)
+        .orderBy(...orderings[ordering])
+        .limit(sql.placeholder('limit'))
+        .offset(sql.placeholder('offset'))
+        .prepare(name)
+    }
+  })
+}
+
+/** The page, its authors and the total count in one prepared query. */
 export async function listPosts(db: Db, query: PostListQuery, viewerIsAdmin: boolean) {
   const published = viewerIsAdmin ? query.is_published : true
-  const pattern = query.search === undefined ? undefined : likePattern(query.search)
-  const where = and(
-    published === undefined ? undefined : eq(posts.isPublished, published),
-    pattern === undefined ? undefined : or(ilike(posts.title, pattern), ilike(posts.excerpt, pattern))
-  )
-  const [rows, [total]] = await Promise.all([
-    db
-      .select(withAuthor)
-      .from(posts)
-      .innerJoin(users, eq(users.id, posts.authorId))
-      .where(where)
-      .orderBy(...orderings[query.ordering])
-      .limit(query.page_size)
-      .offset(offsetOf(query)),
-    db.select({ count: count() }).from(posts).where(where)
-  ])
-  return { rows, count: total?.count ?? 0 }
+  const statements = postListQueries(db, query.ordering, published !== undefined, query.search !== undefined)
+  const values = { published, pattern: query.search === undefined ? undefined : likePattern(query.search), limit: query.page_size, offset: offsetOf(query) }
+  const rows = await statements.page.execute(values)
+  // An empty page has no row to carry the total: it is page 1 of an empty list, or past the end.
+  return { rows, count: rows[0]?.total ?? 0 }
 }
 
 /** A post the viewer may see: unpublished posts exist for admins only. */
+const postBy = (column: typeof posts.id | typeof posts.slug, name: string) => (db: Db) =>
+  db.select(withAuthor).from(posts).innerJoin(users, eq(users.id, posts.authorId)).where(eq(column, sql.placeholder('value'))).prepare(name)
+
 export async function findPost(db: Db, where: { id: number } | { slug: string }, viewerIsAdmin: boolean): Promise<PostWithAuthor> {
-  const [row] = await db
-    .select(withAuthor)
-    .from(posts)
-    .innerJoin(users, eq(users.id, posts.authorId))
-    .where('id' in where ? eq(posts.id, where.id) : eq(posts.slug, where.slug))
+  const query = 'id' in where ? prepared(db, 'post_by_id', postBy(posts.id, 'post_by_id')) : prepared(db, 'post_by_slug', postBy(posts.slug, 'post_by_slug'))
+  const [row] = await query.execute({ value: 'id' in where ? where.id : where.slug })
   if (!row || (!row.isPublished && !viewerIsAdmin)) throw notFound('Post')
   return row
 }

@@ -6,7 +6,7 @@ import { toBoolean } from '../shared/forms.js'
 import { toPage } from '../shared/pagination.js'
 import { bearer, imageChange, optionalBearer, parseIntegerId, UPLOAD_ERRORS } from '../shared/routes.js'
 import { userRef } from '../shared/user-ref.js'
-import { createPost, deletePost, findPost, listPosts, updatePost, type PostInput, type PostWithAuthor } from './posts.js'
+import { createPost, deletePost, findPost, listPosts, updatePost, type PostInput, type PostListRow, type PostWithAuthor } from './posts.js'
 import { PostDetail, PostIdParams, PostList, PostListQuery, PostPage, PostPatch, PostSlugParams, PostWrite, type PostWriteBody } from './schemas.js'
 
 export interface PostRoutesOptions {
@@ -33,7 +33,7 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
   const isAdmin = (request: FastifyRequest) => request.viewer?.isAdmin === true
   const postUrl = (id: number) => `${publicUrl}/api/v1/posts/${id}`
 
-  const toList = (row: PostWithAuthor): PostList => ({
+  const toList = (row: PostListRow): PostList => ({
     id: row.id,
     title: row.title,
     slug: row.slug,
