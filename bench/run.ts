@@ -74,6 +74,8 @@ async function main() {
       {
         ...credentials,
         NODE_ENV: 'production',
+        // As the Docker image runs it: one glibc arena per libvips thread inflates RSS.
+        MALLOC_ARENA_MAX: '2',
         LOG_LEVEL: 'warn',
         JWT_SECRET: randomBytes(32).toString('hex'),
         DATA_DIR: join(work, 'data'),
