@@ -91,10 +91,10 @@ export async function findBook(db: Db, id: string): Promise<BookWithCreator & { 
   return row
 }
 
-export async function createBook(context: MediaContext, creatorId: number, input: Required<BookInput>, cover: NormalizedImage | undefined): Promise<string> {
+export async function createBook(context: MediaContext, creatorId: number, input: Required<BookInput>, cover: NormalizedImage | undefined): Promise<BookRow> {
   return storeThenWrite(context, cover && { image: cover, folder: COVER_FOLDER }, async (tx, name) => {
-    const [row] = await tx.insert(books).values({ ...input, creatorId, cover: name ?? null }).returning({ id: books.id })
-    return { result: row!.id }
+    const [row] = await tx.insert(books).values({ ...input, creatorId, cover: name ?? null }).returning()
+    return { result: row! }
   })
 }
 

@@ -79,8 +79,10 @@ const bookRoutes: FastifyPluginAsyncTypebox<BookRoutesOptions> = async (app, { p
     },
     handler: async (request, reply) => {
       const cover = (await imageChange(app, request, 'cover')) ?? undefined
-      const id = await createBook(app.media.context(request.log), request.user.id, toInput(request.body as BookWriteBody) as Required<BookInput>, cover)
-      return reply.code(201).header('location', bookUrl(id)).send(await detail(id))
+      const book = await createBook(app.media.context(request.log), request.user.id, toInput(request.body as BookWriteBody) as Required<BookInput>, cover)
+      // A new book has no reviews yet and its creator is the caller: nothing to read back.
+      const created: BookDetail = { ...toList({ ...book, creatorUsername: request.user.username }), review_count: 0, reviews: [] }
+      return reply.code(201).header('location', bookUrl(book.id)).send(created)
     }
   })
 
