@@ -12,7 +12,6 @@ import errorsPlugin, { handleError } from './plugins/errors.js'
 import mediaPlugin from './plugins/media.js'
 import multipartPlugin from './plugins/multipart.js'
 import openApiPlugin from './plugins/openapi.js'
-import type { MediaStore } from './media/store.js'
 import authRoutes from './modules/auth/routes.js'
 import opsRoutes from './modules/ops/routes.js'
 import postRoutes from './modules/posts/routes.js'
@@ -27,8 +26,6 @@ const JSON_BODY_LIMIT = 1024 * 1024
 export interface BuildOptions {
   /** Where logs go (standard output by default). */
   logStream?: { write(line: string): void }
-  /** Replaces the media store built from the configuration. */
-  mediaStore?: MediaStore
 }
 
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -67,7 +64,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax })
   await app.register(authPlugin, { secret: config.jwtSecret, expiresInSeconds: config.jwtExpiresInSeconds })
   await app.register(multipartPlugin, { maxFileBytes: config.media.maxBytes })
-  await app.register(mediaPlugin, { config: config.media, ...(options.mediaStore ? { store: options.mediaStore } : {}) })
+  await app.register(mediaPlugin, { config: config.media })
   await app.register(openApiPlugin, { publicUrl: config.publicUrl })
 
   await app.register(opsRoutes)

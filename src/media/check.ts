@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import type { MediaConfig } from '../config.js'
+import { localMediaFolder } from './local.js'
 import { newMediaName, type MediaStore } from './store.js'
 
 export interface CheckStep {
@@ -23,7 +24,7 @@ function explain(error: unknown, action: string, config: MediaConfig): string {
 }
 
 async function readBack(store: MediaStore, config: MediaConfig, name: string): Promise<Buffer> {
-  if (store.kind === 'local') return readFile(join(config.root, config.prefix, name))
+  if (store.kind === 'local') return readFile(join(localMediaFolder(config), name))
   const response = await fetch(store.url(name))
   if (!response.ok) throw new Error(`HTTP ${response.status}`)
   return Buffer.from(await response.arrayBuffer())

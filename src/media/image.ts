@@ -34,8 +34,6 @@ const formats: Record<string, Format> = {
   'image/avif': { extension: 'avif', animated: false, encode: (p) => p.avif({ quality: 60, effort: 2 }) }
 }
 
-export const ACCEPTED_IMAGE_TYPES = Object.keys(formats)
-
 export const fileTooLarge = (maxBytes: number) =>
   new AppError(413, 'FILE_TOO_LARGE', `The file is larger than the limit of ${maxBytes} bytes`)
 

@@ -85,7 +85,7 @@ async function recordReleases(tx: Db, names: Array<string | null | undefined>): 
 }
 
 /** Deletes released objects now; a failure stays recorded and is retried later, never thrown. */
-export async function deleteAfterCommit(context: MediaContext, rows: MediaDeletionRow[]): Promise<void> {
+async function deleteAfterCommit(context: MediaContext, rows: MediaDeletionRow[]): Promise<void> {
   for (const row of rows) await attemptDeletion(context, row)
 }
 

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
 import type { MediaConfig } from '../config.js'
-import { normalizeImage, type ImageLimits, type NormalizedImage } from '../media/image.js'
+import { normalizeImage, type NormalizedImage } from '../media/image.js'
 import { retryFailedDeletions, type MediaContext } from '../media/lifecycle.js'
 import { localMediaFolder } from '../media/local.js'
 import { createImageQueue } from '../media/queue.js'
@@ -12,7 +12,6 @@ import { createStore } from '../media/stores.js'
 
 export interface Media {
   store: MediaStore
-  limits: ImageLimits
   /** Normalizes an upload through the bounded processing queue. */
   normalize(bytes: Buffer): Promise<NormalizedImage>
   /** The absolute URL of a stored name, or null for no image. */
@@ -28,16 +27,14 @@ declare module 'fastify' {
 
 export interface MediaPluginOptions {
   config: MediaConfig
-  /** Replaces the configured store (tests inject failing stores through this). */
-  store?: MediaStore
 }
 
-async function mediaPlugin(app: FastifyInstance, { config, store = createStore(config) }: MediaPluginOptions) {
+async function mediaPlugin(app: FastifyInstance, { config }: MediaPluginOptions) {
+  const store = createStore(config)
   const limits = { maxBytes: config.maxBytes, maxPixels: config.maxPixels }
   const queue = createImageQueue(config.concurrency, config.queueMax)
   app.decorate('media', {
     store,
-    limits,
     normalize: (bytes: Buffer) => queue.run(() => normalizeImage(bytes, limits)),
     url: (name: string | null) => (name ? store.url(name) : null),
     context: (log: FastifyBaseLogger) => ({ db: app.db, store, log })

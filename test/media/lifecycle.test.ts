@@ -170,3 +170,18 @@ t.test('readiness names the media store when it does not answer', async (t) => {
   await s3.start()
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'ready again when it is back')
 })
+
+t.test('a database that is down before the upload: nothing is stored at all', async (t) => {
+  const { app, config } = await buildTestAppWithConfig(t)
+  const list = localLister(config.media.root)
+  await app.database.close()
+  let wrote = false
+  await t.rejects(
+    storeThenWrite(app.media.context(app.log), await upload(), async () => {
+      wrote = true
+      return { result: null }
+    })
+  )
+  t.notOk(wrote)
+  t.same(await list(), [], 'the claim could not be written, so the object was never put')
+})
