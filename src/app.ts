@@ -49,8 +49,9 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       else socket.destroy()
     },
     // `example` and the `binary` format (file fields of forms) are OpenAPI documentation,
-    // not validation: let the validator accept them.
-    ajv: { customOptions: { keywords: ['example'], formats: { binary: true } } }
+    // not validation: let the validator accept them. `verbose` keeps the failing schema on
+    // each error, so a pattern failure can be explained in words instead of as a regex.
+    ajv: { customOptions: { keywords: ['example'], formats: { binary: true }, verbose: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.addHook('onRequest', async (request, reply) => {

@@ -75,10 +75,17 @@ interface ErrorBody {
   headers?: Record<string, string>
 }
 
-/** Fastify's message names the field; for a closed list of values it also says which are allowed. */
+/**
+ * Fastify's message names the field; a closed list of values also says which are allowed,
+ * and a pattern is explained by the field's description rather than shown as a regex.
+ */
 function validationMessage(error: FastifyError): string {
-  const allowed = (error.validation?.[0]?.params as { allowedValues?: unknown[] } | undefined)?.allowedValues
-  return allowed ? `${error.message}: ${allowed.map(String).join(', ')}` : error.message
+  const problem = error.validation?.[0] as { keyword?: string; instancePath?: string; params?: { allowedValues?: unknown[] }; parentSchema?: { description?: string } } | undefined
+  const allowed = problem?.params?.allowedValues
+  if (allowed) return `${error.message}: ${allowed.map(String).join(', ')}`
+  const description = problem?.parentSchema?.description
+  if (problem?.keyword === 'pattern' && description) return `${error.validationContext}${problem.instancePath} must be: ${description}`
+  return error.message
 }
 
 /** Turns anything thrown into the one public error shape, hiding what a client must not see. */

@@ -217,3 +217,10 @@ for (const kind of ['local', 's3'] as const) {
     t.equal(await app.db.$count(reviews), 0, 'and so do its reviews')
   })
 }
+
+t.test('a refused price is explained in words, not as a regular expression', async (t) => {
+  const app = await buildTestApp(t)
+  const user = await createTestUser(app)
+  const res = await client(app).json('POST', API, { ...dune, price: '7.123' }, user)
+  t.equal(res.json().message, 'body/price must be: A decimal from 0 to 9999.99 with at most 2 decimal places, as a JSON number or string')
+})
