@@ -37,8 +37,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) return true
-  // The last two happen while shutting down: the pool or the embedded database is already closed.
-  if (/Connection terminated|timeout exceeded when trying to connect|pool after calling end|PGlite is closed/i.test(error.message)) return true
+  // A lost connection, or (the last two) shutting down: the pool or the embedded database is already closed.
+  if (/Connection terminated|timeout exceeded when trying to connect|not queryable|pool after calling end|PGlite is closed/i.test(error.message)) return true
   // Drizzle wraps driver errors; look at the cause.
   return error.cause !== undefined && isDatabaseUnavailable(error.cause)
 }

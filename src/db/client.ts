@@ -6,8 +6,8 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
-import pg from 'pg'
 import { StartupError } from '../errors.js'
+import { PipelinedPool } from './pipelined-pool.js'
 import * as schema from './schema.js'
 
 /** One typed handle whatever the driver: PostgreSQL through `pg`, or embedded PGlite. */
@@ -38,7 +38,7 @@ export function openDatabase(options: DatabaseOptions): Database {
 const MIGRATION_LOCK_KEY = 727_310_411
 
 function openPg(connectionString: string, max: number): Database {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5000 })
+  const pool = new PipelinedPool({ connectionString, max, connectionTimeoutMillis: 5000 })
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => {})
   const db: Db = drizzlePg(pool, { schema })

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { writeBody } from '../shared/forms.js'
 import { Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
+import { NullableUrl } from '../shared/nullable.js'
 
 // A JSON number arrives here as text too (the validator coerces it), so one pattern
 // checks both forms exactly, with no float rounding on the way to the database.
@@ -53,7 +54,7 @@ const bookListProperties = {
   title: Type.String(),
   author: Type.String(),
   price: Type.String({ description: 'Two decimals, always a string', example: '69.00' }),
-  cover: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute URL of the cover, or null' }),
+  cover: NullableUrl('Absolute URL of the cover, or null'),
   creator: UserRef,
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' })

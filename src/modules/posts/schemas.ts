@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { writeBody } from '../shared/forms.js'
 import { Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
+import { NullableUrl } from '../shared/nullable.js'
 
 const Slug = Type.String({
   minLength: 1,
@@ -41,7 +42,7 @@ const postListProperties = {
   title: Type.String(),
   slug: Type.String(),
   excerpt: Type.String(),
-  image: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute URL of the image, or null' }),
+  image: NullableUrl('Absolute URL of the image, or null'),
   author: UserRef,
   is_published: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' })

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { Type, type TSchema } from '@sinclair/typebox'
 import { notFound } from '../../errors.js'
+import { NullableUrl } from './nullable.js'
 
 export const PageQuery = {
   page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, description: 'Page number, from 1' }),
@@ -13,8 +14,8 @@ export function Page<T extends TSchema>(item: T, title: string) {
   return Type.Object(
     {
       count: Type.Integer({ description: 'Items across all pages' }),
-      next: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute URL of the next page, or null' }),
-      previous: Type.Union([Type.String({ format: 'uri' }), Type.Null()], { description: 'Absolute URL of the previous page, or null' }),
+      next: NullableUrl('Absolute URL of the next page, or null'),
+      previous: NullableUrl('Absolute URL of the previous page, or null'),
       results: Type.Array(item)
     },
     { title, description: `A page of ${title.replace(/Page$/, '')} items` }
