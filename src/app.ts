@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import fastifyCors from '@fastify/cors'
-import fastifyHelmet from '@fastify/helmet'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { Config } from './config.js'
 import { AppError, notFound } from './errors.js'
@@ -12,6 +11,7 @@ import errorsPlugin, { handleError } from './plugins/errors.js'
 import mediaPlugin from './plugins/media.js'
 import multipartPlugin from './plugins/multipart.js'
 import openApiPlugin from './plugins/openapi.js'
+import securityHeaders from './plugins/security-headers.js'
 import authRoutes from './modules/auth/routes.js'
 import opsRoutes from './modules/ops/routes.js'
 import postRoutes from './modules/posts/routes.js'
@@ -54,8 +54,10 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     ajv: { customOptions: { keywords: ['example'], formats: { binary: true }, verbose: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks on every request are callback-style: an async one costs a promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
 
   // Bodies are JSON (or, for uploads, multipart): plain text is refused with 415, not parsed.
@@ -89,7 +91,7 @@ function trustProxyOption(value: Config['trustProxy']) {
 async function registerExternalPlugins(app: FastifyInstance, config: AppConfig) {
   // upgrade-insecure-requests would make browsers fetch /docs assets over https from a
   // plain-http server (a container on a LAN address) and show a blank page.
-  await app.register(fastifyHelmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
+  await app.register(securityHeaders, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
   if (config.corsOrigins !== false) {
     await app.register(fastifyCors, {
       origin: config.corsOrigins,

@@ -151,10 +151,9 @@ async function errorsPlugin(app: FastifyInstance) {
   app.setErrorHandler(handleError)
 
   // NUL characters cannot be stored and have no business in text; refused before any handler runs.
-  app.addHook('preHandler', async (request) => {
-    if (containsNul(request.body) || containsNul(request.query) || containsNul(request.params)) {
-      throw new AppError(400, 'VALIDATION_ERROR', 'Text must not contain NUL characters')
-    }
+  app.addHook('preHandler', (request, _reply, done) => {
+    const found = containsNul(request.body) || containsNul(request.query) || containsNul(request.params)
+    done(found ? new AppError(400, 'VALIDATION_ERROR', 'Text must not contain NUL characters') : undefined)
   })
 
   app.setNotFoundHandler((request, reply) =>
