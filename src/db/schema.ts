@@ -49,6 +49,18 @@ export const posts = pgTable(
 export type PostRow = typeof posts.$inferSelect
 
 /**
+ * Exact row counts for the unfiltered lists, kept by triggers in the very transaction that
+ * inserts, deletes or (un)publishes rows (migration 0005), so they are never stale. A page
+ * reads its total here in constant time instead of counting the table on every request;
+ * filtered lists (a search, a creator) still count their rows.
+ */
+export const listCounts = pgTable('list_counts', {
+  /** `posts`, `published_posts` or `books`. */
+  name: text('name').primaryKey(),
+  count: integer('count').notNull()
+})
+
+/**
  * Media objects that must be deleted from the store, and when to try next. A row is written
  * before any risk starts (a claim before an upload, a release in the transaction that drops
  * an image), so a crash or a failing store can delay a deletion but never lose it.

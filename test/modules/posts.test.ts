@@ -59,11 +59,16 @@ t.test('posts: permissions, shapes, slugs, lists', async (t) => {
       t.equal((await http.get(`${API}/slug/a-draft`, who)).statusCode, 404)
       const list = (await http.get(`${API}?is_published=false`, who)).json()
       t.same(list.results.map((p: { id: number }) => p.id), [published.id], 'the filter is ignored for non-admins')
+      t.equal(list.count, 1)
     }
     t.equal((await http.get(`${API}/${draft.id}`, admin)).statusCode, 200)
     t.equal((await http.get(`${API}/slug/a-draft`, admin)).json().id, draft.id)
     t.same((await http.get(API, admin)).json().results.map((p: { id: number }) => p.id), [draft.id, published.id])
     t.same((await http.get(`${API}?is_published=false`, admin)).json().results.map((p: { id: number }) => p.id), [draft.id])
+    // Each filter's total, as the counts kept for the unfiltered lists work it out.
+    for (const [query, count] of [['', 2], ['?is_published=true', 1], ['?is_published=false', 1], ['?search=draft', 1]] as const) {
+      t.equal((await http.get(`${API}${query}`, admin)).json().count, count, `count for "${query}"`)
+    }
     t.equal((await http.get(`${API}/slug/hello-world`)).json().id, published.id)
   })
 

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, getTableColumns, ilike, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { countedRows, keptCount } from '../../db/counts.js'
 import { prepared } from '../../db/prepared.js'
 import { books, reviews, users, type BookRow } from '../../db/schema.js'
 import { forbidden, notFound } from '../../errors.js'
@@ -52,7 +53,7 @@ function bookListQueries(db: Db, ordering: BookListQuery['ordering'], byCreator:
       searching ? or(ilike(books.title, pattern), ilike(books.author, pattern)) : undefined
     )
     // The total rides along as an uncorrelated subquery: one round trip per page, not two.
-    const total = sql<number>`(select count(*)::int from ${books}${where ? sql` where ${where}` : sql``})`
+    const total = byCreator || searching ? countedRows(books, where) : keptCount('books')
     return {
       page: db
         .select({ ...withCreator, total })

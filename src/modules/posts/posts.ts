@@ -1,6 +1,7 @@
 import slugify from '@sindresorhus/slugify'
 import { and, asc, desc, eq, getTableColumns, ilike, like, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { countedRows, keptCount } from '../../db/counts.js'
 import { prepared } from '../../db/prepared.js'
 import { posts, users, type PostRow } from '../../db/schema.js'
 import { conflict, notFound, violatedConstraint } from '../../errors.js'
@@ -34,6 +35,10 @@ const orderings: Record<PostListQuery['ordering'], SQL[]> = {
   '-title': [desc(posts.title)]
 }
 
+// Only admins filter on `is_published`; unpublished posts are all posts but the published ones.
+const publishedTotal = () =>
+  sql<number>`case when ${sql.placeholder('published')}::boolean then ${keptCount('published_posts')} else ${keptCount('posts')} - ${keptCount('published_posts')} end`
+
 /** The list statement, prepared once per filter shape. */
 function postListQueries(db: Db, ordering: PostListQuery['ordering'], filterPublished: boolean, searching: boolean) {
   const name = `posts_list_${ordering.replace('-', 'desc_')}_${filterPublished}_${searching}`
@@ -44,7 +49,7 @@ function postListQueries(db: Db, ordering: PostListQuery['ordering'], filterPubl
       searching ? or(ilike(posts.title, pattern), ilike(posts.excerpt, pattern)) : undefined
     )
     // The total rides along as an uncorrelated subquery: one round trip per page, not two.
-    const total = sql<number>`(select count(*)::int from ${posts}${where ? sql` where ${where}` : sql``})`
+    const total = searching ? countedRows(posts, where) : filterPublished ? publishedTotal() : keptCount('posts')
     return {
       page: db
         .select({ ...listColumns, total })
