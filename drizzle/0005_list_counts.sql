@@ -1,3 +1,7 @@
+-- Writers that started before this migration must not slip between the counts and the
+-- triggers: the lock holds them off until the migration commits.
+LOCK TABLE "posts", "books" IN SHARE ROW EXCLUSIVE MODE;
+--> statement-breakpoint
 CREATE TABLE "list_counts" (
 	"name" text PRIMARY KEY NOT NULL,
 	"count" integer NOT NULL

@@ -38,7 +38,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string' && (unavailableCodes.has(code) || code.startsWith('08'))) return true
   // A lost connection, or (the last two) shutting down: the pool or the embedded database is already closed.
-  if (/Connection terminated|timeout exceeded when trying to connect|not queryable|pool after calling end|PGlite is closed/i.test(error.message)) return true
+  if (/Connection terminated|timeout exceeded when trying to connect|timeout expired|Query read timeout|not queryable|pool after calling end|PGlite is closed/i.test(error.message)) return true
   // Drizzle wraps driver errors; look at the cause.
   return error.cause !== undefined && isDatabaseUnavailable(error.cause)
 }

@@ -2,10 +2,15 @@ import pg from 'pg'
 
 /** Shared pipelined connections; more than one, so one slow statement cannot hold up every read. */
 const LANES = 2
+/** A lane whose oldest query has waited this long is stalled: new queries take a pooled connection. */
+const STALL_MS = 100
+/** A statement on a shared lane is short; past this the connection is presumed lost and replaced. */
+const LANE_QUERY_TIMEOUT_MS = 30_000
 
 interface Lane {
   client: Promise<pg.Client> | undefined
-  pending: number
+  /** When each query still waiting on this lane was sent, oldest first (answers come in order). */
+  sent: number[]
   corked: boolean
 }
 
@@ -16,17 +21,21 @@ interface Lane {
  * connection and waiting out its round trip. That halves the service's CPU per query
  * and keeps PostgreSQL's backends busy instead of waking one per query.
  *
+ * A query goes to an idle lane, else to the lane whose oldest query is youngest, so one
+ * slow statement only delays what was already queued behind it; when every lane is
+ * stalled, queries fall back to the pool (and its connection timeout sheds load).
+ *
  * `connect()` is the plain pool's: drizzle's transactions and the migration lock take a
  * connection of their own from it, so session state (BEGIN, locks) is never shared.
  */
 export class PipelinedPool extends pg.Pool {
   readonly #clientConfig: pg.ClientConfig
-  readonly #lanes: Lane[] = Array.from({ length: LANES }, () => ({ client: undefined, pending: 0, corked: false }))
+  readonly #lanes: Lane[] = Array.from({ length: LANES }, () => ({ client: undefined, sent: [], corked: false }))
   #closed = false
 
   constructor(config: pg.PoolConfig) {
     super(config)
-    this.#clientConfig = { ...config, pipeline: true }
+    this.#clientConfig = { ...config, pipeline: true, keepAlive: true, keepAliveInitialDelayMillis: 10_000, query_timeout: LANE_QUERY_TIMEOUT_MS }
     // Overloads (callbacks, submittables) nobody here uses make a plain override impossible.
     this.query = ((query: pg.QueryConfig, values?: unknown[]) => this.#run(query, values)) as pg.Pool['query']
     this.end = (() => this.#close()) as pg.Pool['end']
@@ -34,15 +43,23 @@ export class PipelinedPool extends pg.Pool {
 
   async #run(query: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {
     if (this.#closed) throw new Error('Cannot use a pool after calling end on the pool')
-    const lane = this.#lanes.reduce((least, candidate) => (candidate.pending < least.pending ? candidate : least))
-    lane.pending += 1
+    const now = performance.now()
+    const lane = this.#pick()
+    if (now - (lane.sent[0] ?? now) > STALL_MS) return super.query(query, values)
+    lane.sent.push(now)
     try {
       const client = await (lane.client ??= this.#open(lane))
       batchWrites(lane, client)
       return await client.query(query, values)
     } finally {
-      lane.pending -= 1
+      lane.sent.shift()
     }
+  }
+
+  /** An idle lane, else the one whose oldest waiting query was sent last. */
+  #pick(): Lane {
+    const oldest = (lane: Lane) => lane.sent[0] ?? Infinity
+    return this.#lanes.reduce((best, lane) => (oldest(lane) > oldest(best) ? lane : best))
   }
 
   /** Connects a lane; once its connection fails or ends, the next query opens a new one. */
@@ -58,8 +75,12 @@ export class PipelinedPool extends pg.Pool {
     const forget = () => {
       if (lane.client === opened) lane.client = undefined
     }
-    // The queries in flight are rejected by the client itself; the error must not crash us.
-    client.on('error', forget)
+    // The queries in flight are rejected by the client itself; the error must not crash us,
+    // and a client that failed without closing its socket is closed here.
+    client.on('error', () => {
+      forget()
+      client.end().catch(() => {})
+    })
     client.on('end', forget)
     return opened
   }

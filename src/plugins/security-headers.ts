@@ -9,8 +9,7 @@ import helmet, { type HelmetOptions } from 'helmet'
 export default fp<HelmetOptions>(
   async (app, options) => {
     const setHeaders = helmet(options)
-    // Helmet sets the headers synchronously and throws (rather than passes on) its errors.
-    app.addHook('onRequest', (request, reply, done) => setHeaders(request.raw, reply.raw, () => done()))
+    app.addHook('onRequest', (request, reply, done) => setHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)))
   },
   { name: 'security-headers' }
 )

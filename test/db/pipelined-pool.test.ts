@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import t, { type Test } from 'tap'
 import pg from 'pg'
 import { PipelinedPool } from '../../src/db/pipelined-pool.js'
@@ -8,8 +9,8 @@ const database = await createTestDatabase()
 const skip = database ? false : 'the pipelined pool speaks to PostgreSQL: set TEST_DATABASE_URL'
 const APP_NAME = 'pipelined-pool-test'
 
-function openPool(t: Test, url = database!.url) {
-  const pool = new PipelinedPool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, application_name: APP_NAME })
+function openPool(t: Test, url = database!.url, connectionTimeoutMillis = 5000) {
+  const pool = new PipelinedPool({ connectionString: url, max: 4, connectionTimeoutMillis, application_name: APP_NAME })
   pool.on('error', () => {})
   t.teardown(() => pool.end().catch(() => {}))
   return pool
@@ -46,6 +47,30 @@ t.test('a failing statement fails alone', { skip }, async (t) => {
   t.match(before, { status: 'fulfilled', value: { rows: [{ n: 1 }] } })
   t.match(failed, { status: 'rejected', reason: { code: '22012' } }, 'division by zero')
   t.match(after, { status: 'fulfilled', value: { rows: [{ n: 3 }] } })
+})
+
+const timed = async (query: Promise<unknown>) => {
+  const started = performance.now()
+  await query
+  return performance.now() - started
+}
+
+t.test('a slow statement holds up only what was already queued behind it', { skip }, async (t) => {
+  const pool = openPool(t)
+  await Promise.all([pool.query('SELECT 1'), pool.query('SELECT 2')])
+  const slow = timed(pool.query('SELECT pg_sleep(1)'))
+  const fast = await Promise.all(Array.from({ length: 4 }, (_, i) => timed(pool.query('SELECT $1::int AS n', [i]))))
+  t.ok(fast.every((ms) => ms < 700), `quick queries do not wait for it: ${fast.map(Math.round).join(', ')} ms`)
+  t.ok((await slow) >= 1000)
+})
+
+t.test('when every lane is stalled, queries take a connection of their own', { skip }, async (t) => {
+  const pool = openPool(t)
+  const slow = [timed(pool.query('SELECT pg_sleep(1)')), timed(pool.query('SELECT pg_sleep(1)'))]
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const fast = await timed(pool.query('SELECT 1'))
+  t.ok(fast < 700, `${Math.round(fast)} ms`)
+  await Promise.all(slow)
 })
 
 t.test('a transaction takes a connection of its own, invisible to the shared ones until it commits', { skip }, async (t) => {
@@ -89,6 +114,17 @@ t.test('a server that cannot be reached fails each query as unavailable, and eac
     const error = await pool.query('SELECT 1').catch((error: unknown) => error)
     t.ok(isDatabaseUnavailable(error), `attempt ${attempt}: ${String(error)}`)
   }
+})
+
+t.test('a server that accepts connections but never answers fails queries as unavailable', async (t) => {
+  const silent = createServer(() => {})
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => silent.close())
+  const address = silent.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  const pool = openPool(t, `postgres://postgres@127.0.0.1:${port}/none`, 200)
+  const error = await pool.query('SELECT 1').catch((error: unknown) => error)
+  t.ok(isDatabaseUnavailable(error), String(error))
 })
 
 t.test('after end, the shared connections are closed and queries fail as unavailable', { skip }, async (t) => {
