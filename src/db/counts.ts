@@ -1,6 +1,7 @@
-import { sql, type SQL } from 'drizzle-orm'
+import { eq, sql, type SQL } from 'drizzle-orm'
 import type { PgTable } from 'drizzle-orm/pg-core'
-import { listCounts } from './schema.js'
+import type { Db } from './client.js'
+import { books, listCounts, posts } from './schema.js'
 
 export type KeptCount = 'posts' | 'published_posts' | 'books'
 
@@ -9,3 +10,25 @@ export const keptCount = (name: KeptCount) => sql<number>`(select ${listCounts.c
 
 /** A filtered list's total: the matching rows, counted. */
 export const countedRows = (table: PgTable, where: SQL | undefined) => sql<number>`(select count(*)::int from ${table}${where ? sql` where ${where}` : sql``})`
+
+/**
+ * Sets every kept count from the tables themselves: the repair after anything that
+ * bypassed the triggers (`session_replication_role = replica`, disabled triggers, a
+ * data-only restore). Writers wait for the recount, so none slips between count and set.
+ */
+export async function recountLists(db: Db): Promise<Record<KeptCount, number>> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`lock table ${posts}, ${books} in share row exclusive mode`)
+    const actual: Record<KeptCount, SQL> = {
+      posts: countedRows(posts, undefined),
+      published_posts: countedRows(posts, sql`${posts.isPublished}`),
+      books: countedRows(books, undefined)
+    }
+    const counts = {} as Record<KeptCount, number>
+    for (const [name, count] of Object.entries(actual) as Array<[KeptCount, SQL]>) {
+      const [row] = await tx.update(listCounts).set({ count: sql`${count}` }).where(eq(listCounts.name, name)).returning({ count: listCounts.count })
+      counts[name] = row!.count
+    }
+    return counts
+  })
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { eq, sql } from 'drizzle-orm'
 import { openDatabase } from '../../src/db/client.js'
+import { recountLists } from '../../src/db/counts.js'
 import { migrateDatabase } from '../../src/db/migrate.js'
 import { books, listCounts, posts, users } from '../../src/db/schema.js'
 import { createTestDatabase } from '../helpers/database.js'
@@ -79,4 +80,11 @@ t.test('concurrent writers never lose an increment', async (t) => {
   t.same(kept, actual)
   t.equal(kept.posts, before.posts! + 20)
   t.equal(kept.published_posts, before.published_posts! + 10)
+})
+
+t.test('a recount repairs counts that something bypassing the triggers left wrong', async (t) => {
+  await db.update(listCounts).set({ count: 999 })
+  const { actual } = await counts()
+  t.same(await recountLists(db), actual, 'answers the new counts')
+  await expectExact(t, actual, 'after the recount')
 })
