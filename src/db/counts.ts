@@ -26,7 +26,7 @@ export async function recountLists(db: Db): Promise<Record<KeptCount, number>> {
     }
     const counts = {} as Record<KeptCount, number>
     for (const [name, count] of Object.entries(actual) as Array<[KeptCount, SQL]>) {
-      const [row] = await tx.update(listCounts).set({ count: sql`${count}` }).where(eq(listCounts.name, name)).returning({ count: listCounts.count })
+      const [row] = await tx.update(listCounts).set({ count }).where(eq(listCounts.name, name)).returning({ count: listCounts.count })
       counts[name] = row!.count
     }
     return counts

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { createTestDatabase } from '../helpers/database.js'
+import { testStorage } from '../helpers/database.js'
 import { projectRoot, runScript } from '../helpers/process.js'
 import { buildTestApp } from '../helpers/app.js'
 import { ensureAdmin } from '../../src/modules/auth/admins.js'
@@ -32,11 +32,7 @@ t.test('ensureAdmin creates, promotes, and leaves admins alone', async (t) => {
 })
 
 t.test('npm run create-admin, as an operator runs it', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'create-admin-'))
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const database = await createTestDatabase()
-  if (database) t.teardown(database.drop)
-  const env = { DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) }
+  const { env } = await testStorage(t, 'create-admin')
 
   const created = await runScript('dist/cli/create-admin.js', ['--username', 'admin', '--email', 'admin@example.com'], { ...env, ADMIN_PASSWORD: 'admin password' })
   t.equal(created.code, 0, created.stderr)

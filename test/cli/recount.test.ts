@@ -1,22 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import { openDatabase } from '../../src/db/client.js'
 import { migrateDatabase } from '../../src/db/migrate.js'
 import { listCounts, posts, users } from '../../src/db/schema.js'
-import { createTestDatabase } from '../helpers/database.js'
+import { testStorage } from '../helpers/database.js'
 import { runScript } from '../helpers/process.js'
 
 t.test('npm run db:recount sets the kept counts from the tables', async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'recount-'))
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const server = await createTestDatabase()
-  if (server) t.teardown(server.drop)
-  const env = { DATA_DIR: dataDir, ...(server ? { DATABASE_URL: server.url } : {}) }
+  const { dataDir, databaseUrl, env } = await testStorage(t, 'recount')
 
   // Set up, then let go of the database: embedded PGlite admits one process at a time.
-  const database = openDatabase({ databaseUrl: server?.url, dataDir, poolMax: 1 })
+  const database = openDatabase({ databaseUrl, dataDir, poolMax: 1 })
   await migrateDatabase(database)
   const [author] = await database.db.insert(users).values({ username: 'writer', email: 'w@example.com', passwordHash: 'x' }).returning()
   await database.db.insert(posts).values({ authorId: author!.id, title: 'One', slug: 'one', content: 'text', isPublished: true })

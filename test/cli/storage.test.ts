@@ -5,7 +5,7 @@ import t from 'tap'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { openDatabase } from '../../src/db/client.js'
 import { mediaDeletions } from '../../src/db/schema.js'
-import { createTestDatabase } from '../helpers/database.js'
+import { testStorage } from '../helpers/database.js'
 import { runScript } from '../helpers/process.js'
 import { startS3Server } from '../helpers/s3.js'
 import * as images from '../helpers/images.js'
@@ -42,18 +42,15 @@ t.test('npm run storage:check on local disk', async (t) => {
 
 t.test('npm run media:retry-deletions works through what is due', async (t) => {
   const s3 = await startS3Server(t)
-  const dataDir = mkdtempSync(join(tmpdir(), 'retry-'))
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const database = await createTestDatabase()
-  if (database) t.teardown(database.drop)
-  const env = { ...s3.env, ...credentials, DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}) }
+  const { dataDir, databaseUrl, env: storage } = await testStorage(t, 'retry')
+  const env = { ...s3.env, ...credentials, ...storage }
 
   const empty = await runScript('dist/cli/retry-deletions.js', [], env)
   t.equal(empty.code, 0, empty.stderr)
   t.equal(empty.stdout, 'Deleted 0 object(s); 0 deletion(s) failed and stay scheduled\n')
 
   // An orphan and its overdue deletion row, as a crashed upload would leave them.
-  const db = openDatabase({ databaseUrl: database?.url, dataDir, poolMax: 1 })
+  const db = openDatabase({ databaseUrl, dataDir, poolMax: 1 })
   const name = 'covers/00000000-0000-4000-8000-000000000001.jpg'
   await s3.client.send(new PutObjectCommand({ Bucket: 'test-bucket', Key: `media/${name}`, Body: await images.jpeg() }))
   await db.db.insert(mediaDeletions).values({ name, dueAt: new Date(0) })

@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppConfig, type BuildOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { createUser } from '../../src/modules/auth/users.js'
-import { createTestDatabase } from './database.js'
+import { testStorage } from './database.js'
 
 interface TapLike {
   teardown(fn: () => unknown): void
@@ -15,18 +13,14 @@ export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long'
 
 /** A config for tests: quiet logs, its own data folder and, on CI, its own PostgreSQL database. */
 export async function testConfig(t: TapLike, env: Record<string, string> = {}): Promise<AppConfig> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'api-test-'))
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const database = await createTestDatabase()
-  if (database) t.teardown(database.drop)
+  const storage = await testStorage(t, 'api-test')
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
-    DATA_DIR: dataDir,
-    MEDIA_ROOT: join(dataDir, 'media-root'),
+    ...storage.env,
+    MEDIA_ROOT: join(storage.dataDir, 'media-root'),
     MEDIA_RETRY_INTERVAL_MS: '0',
     JWT_SECRET: TEST_SECRET,
-    ...(database ? { DATABASE_URL: database.url } : {}),
     ...env
   })
   return { ...config, jwtSecret: TEST_SECRET }

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pg from 'pg'
 
 /**
@@ -27,4 +30,17 @@ async function adminQuery(url: string, sql: string): Promise<void> {
   } finally {
     await client.end()
   }
+}
+
+/**
+ * Where a test's service keeps its state: a fresh data folder and (with TEST_DATABASE_URL)
+ * a fresh database, both removed after the test. `env` points a process at them.
+ */
+export async function testStorage(t: { teardown(fn: () => unknown): void }, prefix: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), `${prefix}-`))
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+  const database = await createTestDatabase()
+  if (database) t.teardown(database.drop)
+  const databaseUrl = database?.url
+  return { dataDir, databaseUrl, env: { DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) } }
 }
