@@ -64,7 +64,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   app.removeContentTypeParser('text/plain')
   await registerExternalPlugins(app, config)
   await app.register(errorsPlugin)
-  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax })
+  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax, timeoutMs: config.databaseTimeoutMs })
   await app.register(authPlugin, { secret: config.jwtSecret, expiresInSeconds: config.jwtExpiresInSeconds })
   await app.register(multipartPlugin, { maxFileBytes: config.media.maxBytes })
   await app.register(mediaPlugin, { config: config.media })

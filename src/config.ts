@@ -22,6 +22,7 @@ const Env = Type.Object({
   }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// URL' })),
   DATABASE_POOL_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 200, description: 'an integer, 1-200' }),
+  DATABASE_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 600_000, description: 'milliseconds, 100-600000' }),
   DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'a folder path' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'at least 32 characters' })),
   JWT_EXPIRES_IN: Type.String({ default: '1h', pattern: '^[1-9][0-9]*[smhd]?$', description: 'seconds, or a number with s, m, h or d (e.g. 15m)' }),
@@ -56,6 +57,8 @@ export interface Config {
   logLevel: string
   databaseUrl: string | undefined
   databasePoolMax: number
+  /** The longest a database connection attempt, statement or transaction may take. */
+  databaseTimeoutMs: number
   dataDir: string
   /** Undefined only outside production, where a per-folder secret is generated (see secrets.ts). */
   jwtSecret: string | undefined
@@ -108,6 +111,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     logLevel: env.LOG_LEVEL,
     databaseUrl: env.DATABASE_URL,
     databasePoolMax: env.DATABASE_POOL_MAX,
+    databaseTimeoutMs: env.DATABASE_TIMEOUT_MS,
     dataDir: env.DATA_DIR,
     jwtSecret: env.JWT_SECRET,
     jwtExpiresInSeconds: parseDuration(env.JWT_EXPIRES_IN),

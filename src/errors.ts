@@ -30,7 +30,9 @@ export const unauthorized = (message = 'Authentication credentials were not prov
 
 export const conflict = (code: string, message: string) => new AppError(409, code, message)
 
-const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300'])
+// Connection failures, server shutdown, too many connections, and the deadlines of a
+// statement (57014) or of a session left idle in a transaction (25P03).
+const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300', '57014', '25P03'])
 
 /** True for errors that mean "the database is not reachable", as opposed to a bad query. */
 export function isDatabaseUnavailable(error: unknown): boolean {

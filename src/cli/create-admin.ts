@@ -38,7 +38,7 @@ runCommand(async () => {
   const { values } = parseArgs({ options: { username: { type: 'string' }, email: { type: 'string' } } })
   if (values.username === undefined) throw new CommandError(usage)
   const config = loadConfig(readEnvironment())
-  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1 })
+  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1, timeoutMs: config.databaseTimeoutMs })
   try {
     await migrateDatabase(database)
     const { user, action } = await ensureAdmin(database.db, {

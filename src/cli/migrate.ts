@@ -5,7 +5,7 @@ import { runCommand } from './run.js'
 
 runCommand(async () => {
   const config = loadConfig(readEnvironment())
-  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1 })
+  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1, timeoutMs: config.databaseTimeoutMs })
   try {
     await migrateDatabase(database)
     return `Migrations applied (${database.driver})`

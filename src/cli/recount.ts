@@ -7,7 +7,7 @@ import { runCommand } from './run.js'
 /** Recounts the lists' kept totals from the tables (see recountLists). */
 runCommand(async () => {
   const config = loadConfig(readEnvironment())
-  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1 })
+  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1, timeoutMs: config.databaseTimeoutMs })
   try {
     await migrateDatabase(database)
     const counts = await recountLists(database.db)

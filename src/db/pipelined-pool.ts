@@ -4,8 +4,6 @@ import pg from 'pg'
 const LANES = 2
 /** A lane whose oldest query has waited this long is stalled: new queries take a pooled connection. */
 const STALL_MS = 100
-/** A statement on a shared lane is short; past this the connection is presumed lost and replaced. */
-const LANE_QUERY_TIMEOUT_MS = 30_000
 
 interface Lane {
   client: Promise<pg.Client> | undefined
@@ -35,7 +33,13 @@ export class PipelinedPool extends pg.Pool {
 
   constructor(config: pg.PoolConfig) {
     super(config)
-    this.#clientConfig = { ...config, pipeline: true, keepAlive: true, keepAliveInitialDelayMillis: 10_000, query_timeout: LANE_QUERY_TIMEOUT_MS }
+    // A statement on a shared lane is short: past the pool's query timeout (or 30 s) the
+    // connection is presumed lost and replaced.
+    this.#clientConfig = { ...config, pipeline: true, keepAlive: true, keepAliveInitialDelayMillis: 10_000, query_timeout: config.query_timeout ?? 30_000 }
+    // pg-pool listens for errors only on idle clients: a connection lost while checked out
+    // (in a transaction, during COMMIT) would otherwise be an uncaught error that ends the
+    // process. The query in flight is rejected anyway; the pool drops the broken client.
+    this.on('connect', (client) => client.on('error', () => {}))
     // Overloads (callbacks, submittables) nobody here uses make a plain override impossible.
     this.query = ((query: pg.QueryConfig, values?: unknown[]) => this.#run(query, values)) as pg.Pool['query']
     this.end = (() => this.#close()) as pg.Pool['end']
@@ -50,7 +54,12 @@ export class PipelinedPool extends pg.Pool {
     try {
       const client = await (lane.client ??= this.#open(lane))
       batchWrites(lane, client)
-      return await client.query(query, values)
+      return await client.query(query, values).catch((error: unknown) => {
+        // No answer in time: what is queued behind it will not get one either. Closing the
+        // socket fails those queries too, and the lane reconnects on its next query.
+        if (error instanceof Error && error.message === 'Query read timeout') client.connection.stream.destroy()
+        throw error
+      })
     } finally {
       lane.sent.shift()
     }
