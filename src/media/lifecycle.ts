@@ -1,6 +1,7 @@
-import { eq, lte, sql } from 'drizzle-orm'
+import { and, eq, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { mediaDeletions, type MediaDeletionRow } from '../db/schema.js'
+import { books, mediaDeletions, posts, type MediaDeletionRow } from '../db/schema.js'
+import { CommitOutcomeUnknown, type Transact } from '../db/transaction.js'
 import type { NormalizedImage } from './image.js'
 import { newMediaName, storageUnavailable, type MediaStore } from './store.js'
 
@@ -10,6 +11,7 @@ export interface MediaLog {
 
 export interface MediaContext {
   db: Db
+  transaction: Transact
   store: MediaStore
   log: MediaLog
 }
@@ -26,16 +28,23 @@ export interface WriteOutcome<T> {
   released?: Array<string | null | undefined>
 }
 
-// A claim outlives any request: if it is still there after this, the row was never written.
+// A claim outlives any request (every database and store call has a deadline): if it is
+// still there after this, the row that would name the object was never written.
 const CLAIM_GRACE_MS = 15 * 60_000
 // Released objects are deleted right after commit; the row is the safety net, due a bit later.
 const RELEASE_GRACE_MS = 60_000
 const MAX_BACKOFF_MINUTES = 24 * 60
 
+/** Every column that names a stored object: an object is deleted only when none of them does. */
+const referencesTo = (name: SQL | string) =>
+  sql<boolean>`(exists (select 1 from ${posts} where ${posts.image} = ${name}) or exists (select 1 from ${books} where ${books.cover} = ${name}))`
+
 /**
- * Nothing lost, nothing orphaned: the new object is stored before the row that names it
- * is written, in a transaction with `write`. If the write fails for any reason the object
- * is deleted again; the objects the write released are deleted only after the commit.
+ * Nothing lost, nothing orphaned: the new object is stored under a claim before the row
+ * that names it is written, in a transaction with `write` that also drops the claim. If
+ * the transaction surely did not commit, the object is deleted again; if its outcome
+ * could not be learned, the claim stays for the retry loop, which deletes the object
+ * only if no row names it. The objects the write released are deleted after the commit.
  */
 export async function storeThenWrite<T>(
   context: MediaContext,
@@ -45,20 +54,24 @@ export async function storeThenWrite<T>(
   const stored = upload && (await storeWithClaim(context, upload))
   let committed: { result: T; releases: MediaDeletionRow[] }
   try {
-    committed = await context.db.transaction(async (tx) => {
+    committed = await context.transaction(async (tx) => {
+      if (stored) await releaseClaim(tx, stored.claimId)
       const outcome = await write(tx, stored?.name)
-      if (stored) await tx.delete(mediaDeletions).where(eq(mediaDeletions.id, stored.claimId))
       return { result: outcome.result, releases: await recordReleases(tx, outcome.released ?? []) }
     })
   } catch (error) {
-    if (stored) await attemptDeletion(context, { id: stored.claimId, name: stored.name, attempts: 0 })
+    if (stored && !(error instanceof CommitOutcomeUnknown)) await deleteUnreferenced(context, stored.claimId).catch(() => 'failed')
     throw error
   }
-  await deleteAfterCommit(context, committed.releases)
+  for (const row of committed.releases) await deleteUnreferenced(context, row.id).catch(() => 'failed')
   return committed.result
 }
 
-/** Records the intent to delete first, so a crash between upload and write leaves a due deletion. */
+/**
+ * Records the intent to delete first, so a crash between upload and write leaves a due
+ * deletion. A put that failed in any way may still have stored the object (the store
+ * took it, its answer was lost): the claim stays, due now, and the retry loop deletes it.
+ */
 async function storeWithClaim(context: MediaContext, upload: Upload) {
   const name = newMediaName(upload.folder, upload.image.extension)
   const [claim] = await context.db
@@ -68,11 +81,28 @@ async function storeWithClaim(context: MediaContext, upload: Upload) {
   try {
     await context.store.put(name, upload.image.data, upload.image.contentType)
   } catch (error) {
-    context.log.warn({ err: error, name }, 'media store refused an upload')
-    await context.db.delete(mediaDeletions).where(eq(mediaDeletions.id, claim!.id)).catch(() => {})
+    context.log.warn({ err: error, name }, 'media store refused an upload; its key is left for the retry loop')
+    await context.db
+      .update(mediaDeletions)
+      .set({ dueAt: sql`now()`, lastError: String(error).slice(0, 500) })
+      .where(eq(mediaDeletions.id, claim!.id))
+      .catch(() => {}) // Due a little later either way.
     throw storageUnavailable()
   }
   return { name, claimId: claim!.id }
+}
+
+/**
+ * Drops an upload's claim inside the transaction that writes its row. A claim the
+ * retry loop has started on (its attempts count up) is no longer ours: the object may be
+ * gone, so the write must not commit a row that names it.
+ */
+async function releaseClaim(tx: Db, claimId: number) {
+  const released = await tx
+    .delete(mediaDeletions)
+    .where(and(eq(mediaDeletions.id, claimId), eq(mediaDeletions.attempts, 0)))
+    .returning({ id: mediaDeletions.id })
+  if (released.length === 0) throw storageUnavailable()
 }
 
 async function recordReleases(tx: Db, names: Array<string | null | undefined>): Promise<MediaDeletionRow[]> {
@@ -84,49 +114,67 @@ async function recordReleases(tx: Db, names: Array<string | null | undefined>): 
     .returning()
 }
 
-/** Deletes released objects now; a failure stays recorded and is retried later, never thrown. */
-async function deleteAfterCommit(context: MediaContext, rows: MediaDeletionRow[]): Promise<void> {
-  for (const row of rows) await attemptDeletion(context, row)
-}
+type DeletionOutcome = 'deleted' | 'kept' | 'failed' | 'skipped'
 
-type Deletion = Pick<MediaDeletionRow, 'id' | 'name' | 'attempts'>
-
-async function attemptDeletion(context: MediaContext, row: Deletion, db: Db = context.db): Promise<boolean> {
+/**
+ * One statement locks the outbox row (rows another instance holds are skipped), checks
+ * that no row names its key, and moves it into the future, so the deletion cannot run
+ * twice at once and no transaction stays open across the store call. A key that a row
+ * still names is never deleted: its outbox row is dropped instead. The outbox row goes
+ * only once the store has confirmed the deletion; until then it stays due for a retry.
+ */
+async function deleteUnreferenced(context: MediaContext, id: number, onlyDue = false): Promise<DeletionOutcome> {
+  const lockable = context.db
+    .select({ id: mediaDeletions.id })
+    .from(mediaDeletions)
+    .where(and(eq(mediaDeletions.id, id), onlyDue ? lte(mediaDeletions.dueAt, sql`now()`) : undefined))
+    .for('update', { skipLocked: true })
+  const [row] = await context.db
+    .update(mediaDeletions)
+    .set({ attempts: sql`${mediaDeletions.attempts} + 1`, dueAt: sql`now() + least(power(2, ${mediaDeletions.attempts} + 1), ${MAX_BACKOFF_MINUTES}) * interval '1 minute'` })
+    .where(inArray(mediaDeletions.id, lockable))
+    .returning({ id: mediaDeletions.id, name: mediaDeletions.name, attempts: mediaDeletions.attempts, referenced: referencesTo(sql`${mediaDeletions.name}`) })
+  if (!row) return 'skipped'
+  if (row.referenced) {
+    context.log.warn({ name: row.name }, 'a row still names this media object: it is kept')
+    await context.db.delete(mediaDeletions).where(eq(mediaDeletions.id, row.id))
+    return 'kept'
+  }
   try {
     await context.store.delete(row.name)
   } catch (error) {
-    context.log.warn({ err: error, name: row.name, attempts: row.attempts + 1 }, 'media deletion failed; it will be retried')
-    await db
-      .update(mediaDeletions)
-      .set({ attempts: row.attempts + 1, lastError: String(error).slice(0, 500), dueAt: nextAttempt(row.attempts + 1) })
-      .where(eq(mediaDeletions.id, row.id))
-      .catch(() => {}) // The row stays due either way.
-    return false
+    context.log.warn({ err: error, name: row.name, attempts: row.attempts }, 'media deletion failed; it will be retried')
+    await context.db.update(mediaDeletions).set({ lastError: String(error).slice(0, 500) }).where(eq(mediaDeletions.id, row.id)).catch(() => {})
+    return 'failed'
   }
-  await db.delete(mediaDeletions).where(eq(mediaDeletions.id, row.id)).catch(() => {})
-  return true
+  await context.db.delete(mediaDeletions).where(eq(mediaDeletions.id, row.id))
+  return 'deleted'
 }
 
-function nextAttempt(attempts: number): Date {
-  const minutes = Math.min(2 ** attempts, MAX_BACKOFF_MINUTES)
-  return new Date(Date.now() + minutes * 60_000)
+export interface RetryResult {
+  /** Objects deleted from the store. */
+  deleted: number
+  /** Deletions that failed and stay scheduled. */
+  failed: number
+  /** Outbox rows dropped without a deletion, because a row still names the object. */
+  kept: number
 }
 
 /**
  * Works through the deletions that are due. Safe in every instance at once: each row is
- * locked by the one that takes it (`FOR UPDATE SKIP LOCKED`), the others skip it.
+ * taken by one of them (`FOR UPDATE SKIP LOCKED` in `deleteUnreferenced`), the others skip it.
  */
-export async function retryFailedDeletions(context: MediaContext, batchSize = 50): Promise<{ deleted: number; failed: number }> {
-  return context.db.transaction(async (tx) => {
-    const due = await tx
-      .select()
-      .from(mediaDeletions)
-      .where(lte(mediaDeletions.dueAt, sql`now()`))
-      .orderBy(mediaDeletions.dueAt)
-      .limit(batchSize)
-      .for('update', { skipLocked: true })
-    let deleted = 0
-    for (const row of due) if (await attemptDeletion(context, row, tx)) deleted += 1
-    return { deleted, failed: due.length - deleted }
-  })
+export async function retryFailedDeletions(context: MediaContext, batchSize = 50): Promise<RetryResult> {
+  const due = await context.db
+    .select({ id: mediaDeletions.id })
+    .from(mediaDeletions)
+    .where(lte(mediaDeletions.dueAt, sql`now()`))
+    .orderBy(mediaDeletions.dueAt)
+    .limit(batchSize)
+  const result: RetryResult = { deleted: 0, failed: 0, kept: 0 }
+  for (const { id } of due) {
+    const outcome = await deleteUnreferenced(context, id, true).catch((): DeletionOutcome => 'failed')
+    if (outcome !== 'skipped') result[outcome] += 1
+  }
+  return result
 }

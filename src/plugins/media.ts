@@ -37,7 +37,7 @@ async function mediaPlugin(app: FastifyInstance, { config }: MediaPluginOptions)
     store,
     normalize: (bytes: Buffer) => queue.run(() => normalizeImage(bytes, limits)),
     url: (name: string | null) => (name ? store.url(name) : null),
-    context: (log: FastifyBaseLogger) => ({ db: app.db, store, log })
+    context: (log: FastifyBaseLogger) => ({ db: app.db, transaction: app.database.transaction, store, log })
   })
 
   if (store.kind === 'local') await serveLocalMedia(app, config)
@@ -73,7 +73,7 @@ function startRetryLoop(app: FastifyInstance, intervalMs: number) {
   let running: Promise<unknown> | undefined
   const tick = () => {
     running ??= retryFailedDeletions(app.media.context(app.log))
-      .then((result) => result.deleted + result.failed > 0 && app.log.info(result, 'retried media deletions'))
+      .then((result) => result.deleted + result.failed + result.kept > 0 && app.log.info(result, 'retried media deletions'))
       .catch((error: unknown) => app.log.warn({ err: error }, 'retrying media deletions failed'))
       .finally(() => (running = undefined))
   }

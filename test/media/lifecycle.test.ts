@@ -88,7 +88,7 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
 
   if (!s3) return
 
-  await t.test('a store that is down: 503 STORAGE_UNAVAILABLE, nothing written, and recovery', async (t) => {
+  await t.test('a store that is down: 503 STORAGE_UNAVAILABLE, nothing written, the key left for the retry loop', async (t) => {
     const before = await list()
     await s3.stop()
     let wrote = false
@@ -100,8 +100,13 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
       { statusCode: 503, code: 'STORAGE_UNAVAILABLE' }
     )
     t.notOk(wrote, 'the row was never touched')
-    t.same(await pending(), [], 'no claim is left for an object that was never stored')
+    // The put may have reached the store with only its answer lost: the claim stays, due now.
+    const [claim] = await pending()
+    t.match(claim, { name: /^covers\//, lastError: String })
+    t.ok(claim!.dueAt <= new Date(), 'due at once')
     await s3.start()
+    t.match(await retryFailedDeletions(context), { deleted: 1, failed: 0 })
+    t.same(await pending(), [])
     t.same(await list(), before)
   })
 
@@ -120,7 +125,7 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
     t.same(await list(), [old, name].sort(), 'the old object is still there for now')
 
     await app.db.update(mediaDeletions).set({ dueAt: new Date(0) })
-    t.same(await retryFailedDeletions(context), { deleted: 1, failed: 0 })
+    t.same(await retryFailedDeletions(context), { deleted: 1, failed: 0, kept: 0 })
     t.same(await list(), [name])
     t.same(await pending(), [])
   })
@@ -130,7 +135,7 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
     const name = 'covers/00000000-0000-4000-8000-000000000000.jpg'
     await app.media.store.put(name, orphan.image.data, orphan.image.contentType)
     await app.db.insert(mediaDeletions).values({ name, dueAt: new Date(Date.now() - 1000) })
-    t.same(await retryFailedDeletions(context), { deleted: 1, failed: 0 })
+    t.same(await retryFailedDeletions(context), { deleted: 1, failed: 0, kept: 0 })
     t.notOk((await list()).includes(name))
   })
 }

@@ -1,0 +1,136 @@
+import t from 'tap'
+import { client } from './helpers/http.js'
+import * as images from './helpers/images.js'
+import { DATABASE_TIMEOUT_MS, S3_TIMEOUT_MS, startFaultyStack, type FaultyStack } from './helpers/faulty-stack.js'
+import type { Fault } from './helpers/fault-proxy.js'
+
+const skip = process.env.TEST_DATABASE_URL ? false : 'faults between the service and PostgreSQL need a server: set TEST_DATABASE_URL'
+
+/**
+ * The longest any write may take under a fault: connecting, the transaction and learning
+ * a lost commit's outcome (a database deadline each), and two store calls of two tries.
+ */
+const BOUND_MS = 3 * DATABASE_TIMEOUT_MS + 2 * 2 * S3_TIMEOUT_MS + 2000
+
+type Resource = 'post' | 'book'
+type Step = 'create' | 'replace' | 'delete'
+
+interface Case {
+  fault: string
+  /** Which proxy breaks, and how (`table` is the resource's table, `verb` how the step writes it). */
+  on: 'database' | 'store'
+  apply: (table: string, verb: string) => Fault
+  /** Cut the open connections first, so the fault also meets the pooled keep-alive ones. */
+  cutFirst?: boolean
+  /** The answers a request may give under this fault, for writes with and without an upload. */
+  withUpload: 'success' | 'unavailable'
+  withoutUpload: 'success' | 'unavailable'
+}
+
+const cases: Case[] = [
+  { fault: 'COMMIT reaches the database, its answer is lost', on: 'database', apply: () => ({ kind: 'cut-on-match', match: 'commit', forward: true }), withUpload: 'success', withoutUpload: 'success' },
+  { fault: 'the connection is cut before COMMIT arrives', on: 'database', apply: () => ({ kind: 'cut-on-match', match: 'commit', forward: false }), withUpload: 'unavailable', withoutUpload: 'unavailable' },
+  {
+    fault: 'the claim (or release) insert is stored, its answer lost',
+    on: 'database',
+    apply: () => ({ kind: 'cut-on-match', match: 'insert into "media_deletions"', forward: true }),
+    withUpload: 'unavailable',
+    withoutUpload: 'unavailable'
+  },
+  {
+    fault: 'the claim (or release) insert never arrives',
+    on: 'database',
+    apply: () => ({ kind: 'cut-on-match', match: 'insert into "media_deletions"', forward: false }),
+    withUpload: 'unavailable',
+    withoutUpload: 'unavailable'
+  },
+  { fault: 'the row write is cut', on: 'database', apply: (table, verb) => ({ kind: 'cut-on-match', match: `${verb} "${table}"`, forward: false }), withUpload: 'unavailable', withoutUpload: 'unavailable' },
+  { fault: 'the database is black-holed', on: 'database', apply: () => ({ kind: 'blackhole' }), withUpload: 'unavailable', withoutUpload: 'unavailable' },
+  { fault: 'the store is black-holed', on: 'store', apply: () => ({ kind: 'blackhole' }), withUpload: 'unavailable', withoutUpload: 'success' },
+  { fault: 'the store takes the object, its answer is lost', on: 'store', apply: () => ({ kind: 'drop-replies' }), withUpload: 'unavailable', withoutUpload: 'success' },
+  { fault: 'the store refuses connections', on: 'store', cutFirst: true, apply: () => ({ kind: 'refuse' }), withUpload: 'unavailable', withoutUpload: 'success' },
+  // The SDK's second try opens a new connection, cut again.
+  { fault: 'the upload is cut halfway', on: 'store', cutFirst: true, apply: () => ({ kind: 'cut-after-bytes', direction: 'to-target', bytes: 600 }), withUpload: 'unavailable', withoutUpload: 'success' }
+]
+
+const verbs: Record<Step, string> = { create: 'insert into', replace: 'update', delete: 'delete from' }
+const tables: Record<Resource, string> = { post: 'posts', book: 'books' }
+
+const paths = { post: '/api/v1/posts', book: '/api/v1/books' }
+const imageField = { post: 'image', book: 'cover' }
+let serial = 0
+
+/** A new resource with an image, made while nothing is broken. */
+async function createWithImage(stack: FaultyStack, resource: Resource) {
+  const response = await send(stack, resource, 'create')
+  if (response.statusCode !== 201) throw new Error(`setup failed: ${response.body}`)
+  return response.json<{ id: string | number }>().id
+}
+
+async function send(stack: FaultyStack, resource: Resource, step: Step, id?: string | number) {
+  const http = client(stack.app)
+  const file = { name: imageField[resource], file: await images.jpeg(), filename: 'photo.jpg', contentType: 'image/jpeg' }
+  serial += 1
+  if (step === 'delete') return http.delete(`${paths[resource]}/${id}`, stack.admin)
+  if (step === 'replace') return http.form('PATCH', `${paths[resource]}/${id}`, [file], stack.admin)
+  const fields =
+    resource === 'post'
+      ? [{ name: 'title', value: `Post ${serial} ${process.pid}` }, { name: 'content', value: 'text' }]
+      : [{ name: 'title', value: `Book ${serial}` }, { name: 'author', value: 'Someone' }, { name: 'price', value: '9.50' }]
+  return http.form('POST', paths[resource], [...fields, file], stack.admin)
+}
+
+/** What the database says about the resource: gone, or the name of its image. */
+async function stateOf(stack: FaultyStack, resource: Resource, id: string | number | undefined): Promise<string | null | 'absent'> {
+  if (id === undefined) return 'absent'
+  const rows =
+    resource === 'post'
+      ? await stack.query<{ name: string | null }>('select image as name from posts where id = $1', [id])
+      : await stack.query<{ name: string | null }>('select cover as name from books where id = $1', [id])
+  return rows.length === 0 ? 'absent' : rows[0]!.name
+}
+
+const count = async (stack: FaultyStack, resource: Resource) =>
+  Number((await stack.query<{ n: string }>(`select count(*) as n from ${resource === 'post' ? 'posts' : 'books'}`))[0]!.n)
+
+t.test('every fault at every step of a write: answered in bounds, row and bucket agree', { skip }, async (t) => {
+  const stack = await startFaultyStack(t)
+  for (const testCase of cases) {
+    for (const resource of ['post', 'book'] as const) {
+      for (const step of ['create', 'replace', 'delete'] as const) {
+        await t.test(`${testCase.fault}: ${step} a ${resource}`, async (t) => {
+          const id = step === 'create' ? undefined : await createWithImage(stack, resource)
+          const before = await stateOf(stack, resource, id)
+          const rowsBefore = await count(stack, resource)
+          const proxy = stack[testCase.on]
+          const fired = proxy.fired
+          if (testCase.cutFirst) proxy.cutAll()
+          const fault = testCase.apply(tables[resource], verbs[step])
+          proxy.set(fault)
+          const started = performance.now()
+          const response = await send(stack, resource, step, id)
+          const elapsed = performance.now() - started
+          stack.database.set({ kind: 'pass' })
+          stack.store.set({ kind: 'pass' })
+
+          if (fault.kind === 'cut-on-match') t.equal(proxy.fired, fired + 1, 'the fault struck')
+          const expected = (step === 'delete' ? testCase.withoutUpload : testCase.withUpload) === 'success' ? [{ create: 201, replace: 200, delete: 204 }[step]] : [503]
+          t.ok(expected.includes(response.statusCode), `answered ${response.statusCode} ${response.body.slice(0, 120)}`)
+          t.ok(elapsed < BOUND_MS, `within ${BOUND_MS} ms (${Math.round(elapsed)} ms)`)
+          if (response.statusCode >= 500) t.match(response.json(), { code: /^(DATABASE|STORAGE)_UNAVAILABLE$/ })
+
+          const succeeded = response.statusCode < 300
+          const createdId = succeeded && step === 'create' ? response.json<{ id: string | number }>().id : undefined
+          const after = await stateOf(stack, resource, step === 'create' ? createdId : id)
+          if (step === 'create') t.equal(await count(stack, resource), rowsBefore + (succeeded ? 1 : 0), succeeded ? 'one new row' : 'no new row')
+          if (step === 'replace') t.ok(succeeded ? after !== before && typeof after === 'string' : after === before, `image ${succeeded ? 'replaced' : 'unchanged'}`)
+          if (step === 'delete') t.equal(after, succeeded ? 'absent' : before, succeeded ? 'row deleted' : 'row kept')
+
+          t.same(await stack.audit(), { orphans: [], losses: [], pending: [] }, 'the bucket holds exactly the objects rows name')
+        })
+      }
+    }
+  }
+  // The service stayed up and answers normally once the network is back.
+  t.equal((await stack.app.inject({ url: '/readyz' })).statusCode, 200)
+})
