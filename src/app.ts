@@ -8,6 +8,7 @@ import { AppError, notFound } from './errors.js'
 import authPlugin from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin, { handleError } from './plugins/errors.js'
+import idempotencyPlugin from './plugins/idempotency.js'
 import mediaPlugin from './plugins/media.js'
 import multipartPlugin from './plugins/multipart.js'
 import openApiPlugin from './plugins/openapi.js'
@@ -66,6 +67,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(errorsPlugin)
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax, timeoutMs: config.databaseTimeoutMs })
   await app.register(authPlugin, { secret: config.jwtSecret, expiresInSeconds: config.jwtExpiresInSeconds })
+  await app.register(idempotencyPlugin)
   await app.register(multipartPlugin, { maxFileBytes: config.media.maxBytes })
   await app.register(mediaPlugin, { config: config.media })
   await app.register(openApiPlugin, { publicUrl: config.publicUrl })
@@ -96,7 +98,7 @@ async function registerExternalPlugins(app: FastifyInstance, config: AppConfig) 
     await app.register(fastifyCors, {
       origin: config.corsOrigins,
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id'],
+      exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed'],
       maxAge: 600
     })
   }

@@ -17,6 +17,7 @@ t.test('defaults make a working development configuration', async (t) => {
   t.equal(config.allowRegistration, true)
   t.equal(config.corsOrigins, false)
   t.equal(config.trustProxy, false)
+  t.equal(config.databaseTimeoutMs, 5000)
 })
 
 t.test('values are converted from their text form', async (t) => {
@@ -28,6 +29,7 @@ t.test('values are converted from their text form', async (t) => {
     CORS_ORIGINS: 'https://a.example.com, https://b.example.com',
     TRUST_PROXY: '2',
     DATABASE_URL: 'postgres://u@db/app',
+    DATABASE_TIMEOUT_MS: '2500',
     UNRELATED: 'ignored'
   })
   t.equal(config.port, 8080)
@@ -37,6 +39,7 @@ t.test('values are converted from their text form', async (t) => {
   t.same(config.corsOrigins, ['https://a.example.com', 'https://b.example.com'])
   t.equal(config.trustProxy, 2)
   t.equal(config.databaseUrl, 'postgres://u@db/app')
+  t.equal(config.databaseTimeoutMs, 2500)
   t.equal(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins, '*')
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
   t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'])
@@ -61,7 +64,8 @@ t.test('a bad value is one line naming the variable and what is expected', async
     [{ ALLOW_REGISTRATION: 'maybe' }, /^ALLOW_REGISTRATION is invalid: expected true or false/],
     [{ CORS_ORIGINS: 'not an origin' }, /^CORS_ORIGINS is invalid/],
     [{ PUBLIC_URL: 'ftp://x' }, /^PUBLIC_URL is invalid/],
-    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL is invalid/]
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL is invalid/],
+    [{ DATABASE_TIMEOUT_MS: '50' }, /^DATABASE_TIMEOUT_MS is invalid: expected milliseconds, 100-600000; got "50"$/]
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, index, integer, numeric, pgTable, text, timestamp, unique, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
+import { boolean, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
 
 export const users = pgTable(
   'users',
@@ -42,7 +42,9 @@ export const posts = pgTable(
     // The public list: published posts, newest first. DESC indexes say NULLS FIRST, which is
     // what ORDER BY ... DESC means; otherwise PostgreSQL cannot read them in order.
     index('posts_published_created_idx').on(table.isPublished, table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
-    index('posts_created_idx').on(table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst())
+    index('posts_created_idx').on(table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
+    // Before deleting a media object the service checks that no row names it: an index lookup.
+    uniqueIndex('posts_image_key').on(table.image)
   ]
 )
 
@@ -97,7 +99,8 @@ export const books = pgTable(
     index('books_created_idx').on(table.createdAt.desc().nullsFirst(), table.id.desc().nullsFirst()),
     index('books_creator_created_idx').on(table.creatorId, table.createdAt.desc().nullsFirst()),
     index('books_title_idx').on(table.title),
-    index('books_price_idx').on(table.price)
+    index('books_price_idx').on(table.price),
+    uniqueIndex('books_cover_key').on(table.cover)
   ]
 )
 
@@ -117,3 +120,26 @@ export const reviews = pgTable(
 )
 
 export type ReviewRow = typeof reviews.$inferSelect
+
+/**
+ * The stored answers of writes sent with an `Idempotency-Key`, per caller (`user:<id>`, or
+ * `anonymous`). A row is taken (`token`, `lockedUntil`) before the write runs; the write's
+ * own transaction stores its answer, so a committed write always has its answer here.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    caller: text('caller').notNull(),
+    key: varchar('key', { length: 255 }).notNull(),
+    /** SHA-256 of the method, the path and the body: the same key with another request is refused. */
+    fingerprint: text('fingerprint').notNull(),
+    /** Who runs the request now; a write commits its answer only while it still holds the row. */
+    token: uuid('token').notNull(),
+    lockedUntil: timestamp('locked_until', { withTimezone: true, mode: 'date' }).notNull(),
+    statusCode: integer('status_code'),
+    headers: jsonb('headers').$type<Record<string, string>>(),
+    body: text('body'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  (table) => [primaryKey({ columns: [table.caller, table.key] }), index('idempotency_keys_created_idx').on(table.createdAt)]
+)

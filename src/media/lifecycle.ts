@@ -39,32 +39,42 @@ const MAX_BACKOFF_MINUTES = 24 * 60
 const referencesTo = (name: SQL | string) =>
   sql<boolean>`(exists (select 1 from ${posts} where ${posts.image} = ${name}) or exists (select 1 from ${books} where ${books.cover} = ${name}))`
 
+type Write<T> = (tx: Db, name: string | undefined) => Promise<WriteOutcome<T>>
+
+/** The last step of a write, inside its transaction: shapes (and records) what the write answers. */
+export type Finish<T, A> = (tx: Db, result: T) => Promise<A>
+
 /**
  * Nothing lost, nothing orphaned: the new object is stored under a claim before the row
  * that names it is written, in a transaction with `write` that also drops the claim. If
  * the transaction surely did not commit, the object is deleted again; if its outcome
  * could not be learned, the claim stays for the retry loop, which deletes the object
  * only if no row names it. The objects the write released are deleted after the commit.
+ * `finish` runs last in the same transaction, so the answer it makes commits with the change.
  */
-export async function storeThenWrite<T>(
+export async function storeThenWrite<T>(context: MediaContext, upload: Upload | undefined, write: Write<T>): Promise<T>
+export async function storeThenWrite<T, A>(context: MediaContext, upload: Upload | undefined, write: Write<T>, finish: Finish<T, A>): Promise<A>
+export async function storeThenWrite<T, A>(
   context: MediaContext,
   upload: Upload | undefined,
-  write: (tx: Db, name: string | undefined) => Promise<WriteOutcome<T>>
-): Promise<T> {
+  write: Write<T>,
+  finish: Finish<T, A | T> = async (_tx, result) => result
+): Promise<A | T> {
   const stored = upload && (await storeWithClaim(context, upload))
-  let committed: { result: T; releases: MediaDeletionRow[] }
+  let committed: { answer: A | T; releases: MediaDeletionRow[] }
   try {
     committed = await context.transaction(async (tx) => {
       if (stored) await releaseClaim(tx, stored.claimId)
       const outcome = await write(tx, stored?.name)
-      return { result: outcome.result, releases: await recordReleases(tx, outcome.released ?? []) }
+      const releases = await recordReleases(tx, outcome.released ?? [])
+      return { answer: await finish(tx, outcome.result), releases }
     })
   } catch (error) {
     if (stored && !(error instanceof CommitOutcomeUnknown)) await deleteUnreferenced(context, stored.claimId).catch(() => 'failed')
     throw error
   }
   for (const row of committed.releases) await deleteUnreferenced(context, row.id).catch(() => 'failed')
-  return committed.result
+  return committed.answer
 }
 
 /**

@@ -19,10 +19,10 @@ const statusDescriptions: Record<number, string> = {
   401: 'Missing, invalid or expired bearer token (`UNAUTHORIZED`), or wrong credentials',
   403: 'Authenticated but not allowed (`FORBIDDEN`)',
   404: 'No such resource (`NOT_FOUND`)',
-  409: 'Conflicts with an existing resource',
+  409: 'Conflicts with an existing resource, or `IDEMPOTENCY_KEY_IN_USE`: a request with the same `Idempotency-Key` is still running (see `Retry-After`)',
   413: 'Body or file too large',
   415: 'Unsupported content type (`UNSUPPORTED_MEDIA_TYPE`)',
-  422: 'The upload is not a usable image',
+  422: 'The upload is not a usable image, or `IDEMPOTENCY_KEY_REUSED`: the `Idempotency-Key` was used for a different request',
   429: 'Too many requests (`RATE_LIMITED`); see `Retry-After`',
   500: 'The server failed (`INTERNAL_ERROR`); the message carries the request id',
   503: 'A dependency is unavailable (`DATABASE_UNAVAILABLE`, `STORAGE_UNAVAILABLE`)'

@@ -24,10 +24,11 @@ export type Fault =
   /**
    * On every connection, when bytes going to the target contain `match`: with `forward`, the
    * target gets that whole chunk and then an end, the client is reset (it never sees a
-   * reply); without, the target gets only the bytes before the match. `once` (default true)
+   * reply); without, the target gets only the bytes before the match. `then` is the fault
+   * that follows the cut (a network that stays down, say); else `once` (default true)
    * returns the proxy to 'pass' after the first cut.
    */
-  | { kind: 'cut-on-match'; match: string; forward: boolean; once?: boolean }
+  | { kind: 'cut-on-match'; match: string; forward: boolean; once?: boolean; then?: Fault }
 
 export interface FaultProxy {
   readonly port: number
@@ -95,8 +96,9 @@ function side(socket: Socket): Side {
 /** Drops a socket with a TCP reset, as a crashed peer or a broken path would. */
 function reset(socket: Socket): void {
   if (socket.destroyed) return
-  // A reset needs a connected handle; one still connecting can only be destroyed.
-  if (socket.connecting) socket.destroy()
+  // A reset needs a connected handle; one still connecting can only be destroyed, and on
+  // Node 20 resetting a socket that was already ended spins the event loop.
+  if (socket.connecting || socket.writableEnded || socket.readableEnded) socket.destroy()
   else socket.resetAndDestroy()
 }
 
@@ -262,7 +264,8 @@ class TcpFaultProxy implements FaultProxy {
     // Bytes of a match that began in the previous chunk have already gone to the target.
     const before = chunk.subarray(0, Math.max(0, at - link.tail.length))
     this.#cut(link, link.target, fault.forward ? chunk : before, link.client)
-    if (fault.once !== false) this.set({ kind: 'pass' })
+    if (fault.then) this.set(fault.then)
+    else if (fault.once !== false) this.set({ kind: 'pass' })
     return true
   }
 

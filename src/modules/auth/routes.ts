@@ -3,9 +3,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { UserRow } from '../../db/schema.js'
 import { AppError, forbidden } from '../../errors.js'
 import { errorResponses } from '../../plugins/errors.js'
-import { decoyHash, verifyPassword } from './passwords.js'
+import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
+import { decoyHash, hashPassword, verifyPassword } from './passwords.js'
 import { LoginBody, RegisterBody, Token, User } from './schemas.js'
-import { createUser, findUserByUsername, normalizeUsername } from './users.js'
+import { findUserByUsername, insertUser, normalizeUsername } from './users.js'
 
 export interface AuthRoutesOptions {
   allowRegistration: boolean
@@ -43,8 +44,12 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
     },
     handler: async (request, reply) => {
       if (!options.allowRegistration) throw forbidden('Registration is closed on this server')
-      const row = await createUser(app.db, request.body)
-      return reply.code(201).send(toUser(row))
+      const passwordHash = await hashPassword(request.body.password)
+      const answer = await app.database.transaction(async (tx) => {
+        const row = await insertUser(tx, { ...request.body, passwordHash })
+        return recordAnswer(tx, request, reply, { statusCode: 201, body: toUser(row) })
+      })
+      return sendAnswer(reply, answer)
     }
   })
 
@@ -61,12 +66,14 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
   }
 
   app.post('/login', {
-    config: { rateLimit: { max: options.loginRateLimit, timeWindow: 60_000 } },
+    // A login changes nothing, so it is safe to retry as it is; replaying it would mean
+    // keeping bearer tokens at rest. An Idempotency-Key is accepted and ignored here.
+    config: { rateLimit: { max: options.loginRateLimit, timeWindow: 60_000 }, idempotency: false },
     preHandler: limitPerUsername,
     schema: {
       tags: ['auth'],
       summary: 'Exchange a username and password for a bearer token',
-      description: 'Rate-limited per client address and per username (429 with `Retry-After`).',
+      description: 'Rate-limited per client address and per username (429 with `Retry-After`). Safe to retry as it is: an `Idempotency-Key` is ignored, since a login changes nothing.',
       body: LoginBody,
       response: { 200: Token, ...errorResponses(400, 401, 415, 429) }
     },

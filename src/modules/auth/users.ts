@@ -15,7 +15,12 @@ export interface NewUser {
 export const normalizeUsername = (username: string) => username.normalize('NFKC')
 
 export async function createUser(db: Db, input: NewUser): Promise<UserRow> {
-  const passwordHash = await hashPassword(input.password)
+  return insertUser(db, { ...input, passwordHash: await hashPassword(input.password) })
+}
+
+/** The insert alone, for callers that hash first (outside their transaction: the hash is slow). */
+export async function insertUser(db: Db, input: Omit<NewUser, 'password'> & { passwordHash: string }): Promise<UserRow> {
+  const { passwordHash } = input
   try {
     const [row] = await db
       .insert(users)

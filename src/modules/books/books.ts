@@ -5,7 +5,7 @@ import { prepared } from '../../db/prepared.js'
 import { books, reviews, users, type BookRow } from '../../db/schema.js'
 import { forbidden, notFound } from '../../errors.js'
 import type { NormalizedImage } from '../../media/image.js'
-import { storeThenWrite, type MediaContext } from '../../media/lifecycle.js'
+import { storeThenWrite, type Finish, type MediaContext } from '../../media/lifecycle.js'
 import { likePattern, offsetOf } from '../shared/pagination.js'
 import type { ImageChange } from '../shared/routes.js'
 import type { BookListQuery } from './schemas.js'
@@ -92,11 +92,12 @@ export async function findBook(db: Db, id: string): Promise<BookWithCreator & { 
   return row
 }
 
-export async function createBook(context: MediaContext, creatorId: number, input: Required<BookInput>, cover: NormalizedImage | undefined): Promise<BookRow> {
-  return storeThenWrite(context, cover && { image: cover, folder: COVER_FOLDER }, async (tx, name) => {
+export async function createBook<A>(context: MediaContext, creatorId: number, input: Required<BookInput>, cover: NormalizedImage | undefined, finish: Finish<BookRow, A>): Promise<A> {
+  const write = async (tx: Db, name: string | undefined) => {
     const [row] = await tx.insert(books).values({ ...input, creatorId, cover: name ?? null }).returning()
     return { result: row! }
-  })
+  }
+  return storeThenWrite(context, cover && { image: cover, folder: COVER_FOLDER }, write, finish)
 }
 
 /** The creator or an admin may change a book; anyone else is refused before any work is done. */
@@ -106,22 +107,24 @@ export async function assertCanChange(db: Db, id: string, actor: Actor): Promise
   if (row.creatorId !== actor.id && !actor.isAdmin) throw forbidden('Only the creator of this book or an admin can change it')
 }
 
-export async function updateBook(context: MediaContext, id: string, input: BookInput, cover: ImageChange): Promise<void> {
-  await storeThenWrite(context, cover ? { image: cover, folder: COVER_FOLDER } : undefined, async (tx, name) => {
+export async function updateBook<A>(context: MediaContext, id: string, input: BookInput, cover: ImageChange, finish: Finish<void, A>): Promise<A> {
+  const write = async (tx: Db, name: string | undefined) => {
     const [current] = await tx.select({ cover: books.cover }).from(books).where(eq(books.id, id)).for('update')
     if (!current) throw notFound('Book')
     const changes: Partial<typeof books.$inferInsert> = { ...input, updatedAt: new Date() }
     if (cover !== undefined) changes.cover = name ?? null
     await tx.update(books).set(changes).where(eq(books.id, id))
     return { result: undefined, released: cover !== undefined ? [current.cover] : [] }
-  })
+  }
+  return storeThenWrite(context, cover ? { image: cover, folder: COVER_FOLDER } : undefined, write, finish)
 }
 
 /** Its reviews go with it (ON DELETE CASCADE); its cover after the commit. */
-export async function deleteBook(context: MediaContext, id: string): Promise<void> {
-  await storeThenWrite(context, undefined, async (tx) => {
+export async function deleteBook<A>(context: MediaContext, id: string, finish: Finish<void, A>): Promise<A> {
+  const write = async (tx: Db) => {
     const [deleted] = await tx.delete(books).where(eq(books.id, id)).returning({ cover: books.cover })
     if (!deleted) throw notFound('Book')
     return { result: undefined, released: [deleted.cover] }
-  })
+  }
+  return storeThenWrite(context, undefined, write, finish)
 }

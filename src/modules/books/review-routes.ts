@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../../plugins/errors.js'
+import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { toPage } from '../shared/pagination.js'
 import { bearer, parseIntegerId } from '../shared/routes.js'
 import { parseBookId } from './books.js'
@@ -40,8 +41,11 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
     },
     handler: async (request, reply) => {
       const bookId = parseBookId(request.params.id)
-      const id = await createReview(app.db, bookId, request.user.id, request.body.review)
-      return reply.code(201).send(toReview(await findReview(app.db, bookId, id)))
+      const answer = await app.database.transaction(async (tx) => {
+        const id = await createReview(tx, bookId, request.user.id, request.body.review)
+        return recordAnswer(tx, request, reply, { statusCode: 201, body: toReview(await findReview(tx, bookId, id)) })
+      })
+      return sendAnswer(reply, answer)
     }
   })
 
@@ -55,8 +59,12 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
       response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(401, 403, 404) }
     },
     handler: async (request, reply) => {
-      await deleteReview(app.db, parseBookId(request.params.id), parseIntegerId(request.params.review_id, 'Review'), request.user)
-      return reply.code(204).send(null)
+      const [bookId, reviewId] = [parseBookId(request.params.id), parseIntegerId(request.params.review_id, 'Review')]
+      const answer = await app.database.transaction(async (tx) => {
+        await deleteReview(tx, bookId, reviewId, request.user)
+        return recordAnswer(tx, request, reply, { statusCode: 204 })
+      })
+      return sendAnswer(reply, answer)
     }
   })
 }

@@ -1,7 +1,9 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Db } from '../../db/client.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../../plugins/errors.js'
+import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { toPage } from '../shared/pagination.js'
 import { bearer, imageChange, UPLOAD_ERRORS } from '../shared/routes.js'
 import { userRef } from '../shared/user-ref.js'
@@ -37,8 +39,8 @@ const bookRoutes: FastifyPluginAsyncTypebox<BookRoutesOptions> = async (app, { p
   })
 
   /** The detail in two queries: the book with its creator and review count, then its newest reviews. */
-  const detail = async (id: string): Promise<BookDetail> => {
-    const [book, newest] = await Promise.all([findBook(app.db, id), newestReviews(app.db, id)])
+  const detail = async (db: Db, id: string): Promise<BookDetail> => {
+    const [book, newest] = await Promise.all([findBook(db, id), newestReviews(db, id)])
     return { ...toList(book), review_count: book.reviewCount, reviews: newest.map(toReview) }
   }
 
@@ -63,7 +65,7 @@ const bookRoutes: FastifyPluginAsyncTypebox<BookRoutesOptions> = async (app, { p
       params: BookIdParams,
       response: { 200: BookDetail, ...errorResponses(404) }
     },
-    handler: async (request) => detail(parseBookId(request.params.id))
+    handler: async (request) => detail(app.db, parseBookId(request.params.id))
   })
 
   app.post('/', {
@@ -79,10 +81,15 @@ const bookRoutes: FastifyPluginAsyncTypebox<BookRoutesOptions> = async (app, { p
     },
     handler: async (request, reply) => {
       const cover = (await imageChange(app, request, 'cover')) ?? undefined
-      const book = await createBook(app.media.context(request.log), request.user.id, toInput(request.body as BookWriteBody) as Required<BookInput>, cover)
       // A new book has no reviews yet and its creator is the caller: nothing to read back.
-      const created: BookDetail = { ...toList({ ...book, creatorUsername: request.user.username }), review_count: 0, reviews: [] }
-      return reply.code(201).header('location', bookUrl(book.id)).send(created)
+      const answer = await createBook(app.media.context(request.log), request.user.id, toInput(request.body as BookWriteBody) as Required<BookInput>, cover, (tx, book) =>
+        recordAnswer(tx, request, reply, {
+          statusCode: 201,
+          headers: { location: bookUrl(book.id) },
+          body: { ...toList({ ...book, creatorUsername: request.user.username }), review_count: 0, reviews: [] } satisfies BookDetail
+        })
+      )
+      return sendAnswer(reply, answer)
     }
   })
 
@@ -91,10 +98,13 @@ const bookRoutes: FastifyPluginAsyncTypebox<BookRoutesOptions> = async (app, { p
     await assertCanChange(app.db, parseBookId((request.params as { id: string }).id), request.user)
   }
 
-  const update = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+  const update = async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const id = parseBookId(request.params.id)
-    await updateBook(app.media.context(request.log), id, toInput(request.body as BookWriteBody), await imageChange(app, request, 'cover'))
-    return detail(id)
+    const cover = await imageChange(app, request, 'cover')
+    const answer = await updateBook(app.media.context(request.log), id, toInput(request.body as BookWriteBody), cover, async (tx) =>
+      recordAnswer(tx, request, reply, { statusCode: 200, body: await detail(tx, id) })
+    )
+    return sendAnswer(reply, answer)
   }
   const writeSchema = (summary: string, description: string, body: typeof BookWrite | typeof BookPatch) => ({
     tags: ['books'],
@@ -131,8 +141,8 @@ const bookRoutes: FastifyPluginAsyncTypebox<BookRoutesOptions> = async (app, { p
       response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(401, 403, 404) }
     },
     handler: async (request, reply) => {
-      await deleteBook(app.media.context(request.log), parseBookId(request.params.id))
-      return reply.code(204).send(null)
+      const answer = await deleteBook(app.media.context(request.log), parseBookId(request.params.id), (tx) => recordAnswer(tx, request, reply, { statusCode: 204 }))
+      return sendAnswer(reply, answer)
     }
   })
 }

@@ -5,7 +5,7 @@ import { countedRows, keptCount } from '../../db/counts.js'
 import { prepared } from '../../db/prepared.js'
 import { posts, users, type PostRow } from '../../db/schema.js'
 import { conflict, notFound, violatedConstraint } from '../../errors.js'
-import { storeThenWrite, type MediaContext } from '../../media/lifecycle.js'
+import { storeThenWrite, type Finish, type MediaContext } from '../../media/lifecycle.js'
 import type { NormalizedImage } from '../../media/image.js'
 import { likePattern, offsetOf } from '../shared/pagination.js'
 import type { ImageChange } from '../shared/routes.js'
@@ -85,12 +85,18 @@ export async function findPost(db: Db, where: { id: number } | { slug: string },
   return row
 }
 
-export async function createPost(context: MediaContext, authorId: number, input: Required<Pick<PostInput, 'title' | 'content'>> & PostInput, image: NormalizedImage | undefined): Promise<number> {
-  return storeThenWrite(context, image && { image, folder: IMAGE_FOLDER }, async (tx, name) => {
+export async function createPost<A>(
+  context: MediaContext,
+  authorId: number,
+  input: Required<Pick<PostInput, 'title' | 'content'>> & PostInput,
+  image: NormalizedImage | undefined,
+  finish: Finish<number, A>
+): Promise<A> {
+  const write = async (tx: Db, name: string | undefined) => {
     const values = { authorId, title: input.title, content: input.content, excerpt: input.excerpt ?? '', isPublished: input.isPublished ?? false, image: name ?? null }
-    const id = await insertWithSlug(tx, values, input.slug)
-    return { result: id }
-  })
+    return { result: await insertWithSlug(tx, values, input.slug) }
+  }
+  return storeThenWrite(context, image && { image, folder: IMAGE_FOLDER }, write, finish)
 }
 
 type NewPost = Omit<typeof posts.$inferInsert, 'slug'>
@@ -133,8 +139,8 @@ function asPostConflict(error: unknown): unknown {
   return error
 }
 
-export async function updatePost(context: MediaContext, id: number, input: PostInput, image: ImageChange): Promise<void> {
-  await storeThenWrite(context, image ? { image, folder: IMAGE_FOLDER } : undefined, async (tx, name) => {
+export async function updatePost<A>(context: MediaContext, id: number, input: PostInput, image: ImageChange, finish: Finish<void, A>): Promise<A> {
+  const write = async (tx: Db, name: string | undefined) => {
     const [current] = await tx.select({ image: posts.image }).from(posts).where(eq(posts.id, id)).for('update')
     if (!current) throw notFound('Post')
     const changes: Partial<typeof posts.$inferInsert> = { ...input, updatedAt: new Date() }
@@ -145,13 +151,15 @@ export async function updatePost(context: MediaContext, id: number, input: PostI
       throw asPostConflict(error)
     }
     return { result: undefined, released: image !== undefined ? [current.image] : [] }
-  })
+  }
+  return storeThenWrite(context, image ? { image, folder: IMAGE_FOLDER } : undefined, write, finish)
 }
 
-export async function deletePost(context: MediaContext, id: number): Promise<void> {
-  await storeThenWrite(context, undefined, async (tx) => {
+export async function deletePost<A>(context: MediaContext, id: number, finish: Finish<void, A>): Promise<A> {
+  const write = async (tx: Db) => {
     const [deleted] = await tx.delete(posts).where(eq(posts.id, id)).returning({ image: posts.image })
     if (!deleted) throw notFound('Post')
     return { result: undefined, released: [deleted.image] }
-  })
+  }
+  return storeThenWrite(context, undefined, write, finish)
 }

@@ -1,7 +1,8 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../../plugins/errors.js'
+import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { toBoolean } from '../shared/forms.js'
 import { toPage } from '../shared/pagination.js'
 import { bearer, imageChange, optionalBearer, parseIntegerId, UPLOAD_ERRORS } from '../shared/routes.js'
@@ -107,17 +108,21 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
       const body = request.body as PostWriteBody
       const image = (await imageChange(app, request, 'image')) ?? undefined
       const input = toInput(body, true)
-      const id = await createPost(app.media.context(request.log), request.user.id, { ...input, title: body.title!, content: body.content! }, image)
-      const post = await findPost(app.db, { id }, true)
-      return reply.code(201).header('location', postUrl(id)).send(toDetail(post))
+      const answer = await createPost(app.media.context(request.log), request.user.id, { ...input, title: body.title!, content: body.content! }, image, async (tx, id) =>
+        recordAnswer(tx, request, reply, { statusCode: 201, headers: { location: postUrl(id) }, body: toDetail(await findPost(tx, { id }, true)) })
+      )
+      return sendAnswer(reply, answer)
     }
   })
 
-  const update = (replace: boolean) => async (request: FastifyRequest<{ Params: { id: string } }>) => {
+  const update = (replace: boolean) => async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const id = parseId(request.params.id)
     await findPost(app.db, { id }, true) // 404 before any image work
-    await updatePost(app.media.context(request.log), id, toInput(request.body as PostWriteBody, replace), await imageChange(app, request, 'image'))
-    return toDetail(await findPost(app.db, { id }, true))
+    const image = await imageChange(app, request, 'image')
+    const answer = await updatePost(app.media.context(request.log), id, toInput(request.body as PostWriteBody, replace), image, async (tx) =>
+      recordAnswer(tx, request, reply, { statusCode: 200, body: toDetail(await findPost(tx, { id }, true)) })
+    )
+    return sendAnswer(reply, answer)
   }
   const writeSchema = (summary: string, body: typeof PostWrite | typeof PostPatch) => ({
     tags: ['posts'],
@@ -155,8 +160,8 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
       response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(401, 403, 404) }
     },
     handler: async (request, reply) => {
-      await deletePost(app.media.context(request.log), parseId(request.params.id))
-      return reply.code(204).send(null)
+      const answer = await deletePost(app.media.context(request.log), parseId(request.params.id), (tx) => recordAnswer(tx, request, reply, { statusCode: 204 }))
+      return sendAnswer(reply, answer)
     }
   })
 }

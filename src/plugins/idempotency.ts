@@ -1,0 +1,189 @@
+import { createHash, randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { Type } from '@sinclair/typebox'
+import { and, eq, isNull, lt, sql } from 'drizzle-orm'
+import type { Db } from '../db/client.js'
+import { idempotencyKeys } from '../db/schema.js'
+import { AppError } from '../errors.js'
+import { errorResponses } from './errors.js'
+
+/** What a write answers: recorded in the write's own transaction when it carries an `Idempotency-Key`. */
+export interface Answer {
+  statusCode: number
+  headers?: Record<string, string>
+  body?: unknown
+}
+
+interface Claim {
+  caller: string
+  key: string
+  token: string
+  /** Set once the answer was stored by the transaction that made the change. */
+  recorded: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The `Idempotency-Key` row this request holds, when it was sent with one. */
+    idempotency: Claim | null
+  }
+  interface FastifyContextConfig {
+    /** `false` for writes that change nothing worth replaying (login: it only checks a password). */
+    idempotency?: boolean
+  }
+}
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key'
+/** How long an answer is kept for replays. */
+const RETENTION = sql`interval '24 hours'`
+/**
+ * How long a request holds its key before a repeat may take it over (its process died).
+ * A write commits only while it still holds the key, so a late first try never commits twice.
+ */
+const LEASE_MS = 60_000
+const PRUNE_INTERVAL_MS = 10 * 60_000
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+// Only these headers are part of a stored answer; the rest are made afresh on each reply.
+const KEPT_HEADERS = ['location']
+
+const IdempotencyHeaders = Type.Object({
+  [IDEMPOTENCY_HEADER]: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7e]+$',
+      description:
+        'A unique value per intended change (a UUID, say), up to 255 printable ASCII characters without spaces. A repeat with the same key and the same request answers the stored result for 24 hours without doing the work again (`Idempotent-Replayed: true`); the same key with a different request is 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is 409 `IDEMPOTENCY_KEY_IN_USE`. Only answers below 500 are kept: after a 5xx, retry with the same key.'
+    })
+  )
+})
+
+const reused = () => new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different request; use a new key for a new request')
+const inUse = () => new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly', { 'Retry-After': '1' })
+
+/** The method, the path with its query, and the body, uploads included: what makes two requests "the same". */
+function fingerprint(request: FastifyRequest): string {
+  const hash = createHash('sha256').update(`${request.method} ${request.url}\n`).update(JSON.stringify(request.body ?? null))
+  for (const [field, bytes] of Object.entries(request.uploads ?? {}).sort(([a], [b]) => a.localeCompare(b))) hash.update(`\n${field}\n`).update(bytes)
+  return hash.digest('hex')
+}
+
+const rowOf = (claim: Pick<Claim, 'caller' | 'key' | 'token'>) =>
+  and(eq(idempotencyKeys.caller, claim.caller), eq(idempotencyKeys.key, claim.key), eq(idempotencyKeys.token, claim.token))
+
+/**
+ * Stores a write's answer in the write's own transaction, so a committed change always
+ * has its answer, even when the connection is lost right after COMMIT. A request that
+ * no longer holds its key (a repeat took it over) must not commit: it throws instead.
+ */
+export async function recordAnswer(tx: Db, request: FastifyRequest, reply: FastifyReply, answer: Answer): Promise<Answer> {
+  const claim = request.idempotency
+  if (!claim) return answer
+  reply.code(answer.statusCode)
+  const body = answer.body === undefined || answer.body === null ? '' : asText(reply.serialize(answer.body))
+  const stored = await tx
+    .update(idempotencyKeys)
+    .set({ statusCode: answer.statusCode, headers: answer.headers ?? {}, body })
+    .where(rowOf(claim))
+    .returning({ key: idempotencyKeys.key })
+  if (stored.length === 0) throw inUse()
+  claim.recorded = true
+  return answer
+}
+
+/** Sends an answer as it was recorded. */
+export function sendAnswer(reply: FastifyReply, answer: Answer) {
+  return reply.code(answer.statusCode).headers(answer.headers ?? {}).send(answer.body ?? null)
+}
+
+async function idempotencyPlugin(app: FastifyInstance) {
+  app.decorateRequest('idempotency', null)
+
+  const claimKey = async (request: FastifyRequest, reply: FastifyReply) => {
+    const key = request.headers[IDEMPOTENCY_HEADER]
+    if (typeof key !== 'string') return
+    const caller = request.viewer ? `user:${request.viewer.id}` : 'anonymous'
+    const print = fingerprint(request)
+    const token = randomUUID()
+    const lockedUntil = new Date(Date.now() + LEASE_MS)
+    const [taken] = await app.db
+      .insert(idempotencyKeys)
+      .values({ caller, key, fingerprint: print, token, lockedUntil })
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.caller, idempotencyKeys.key],
+        set: { fingerprint: print, token, lockedUntil, statusCode: null, headers: null, body: null, createdAt: sql`now()` },
+        // An expired answer is forgotten; a first try that died is taken over by its repeat.
+        setWhere: sql`${idempotencyKeys.createdAt} < now() - ${RETENTION} or (${idempotencyKeys.statusCode} is null and ${idempotencyKeys.lockedUntil} < now() and ${idempotencyKeys.fingerprint} = ${print})`
+      })
+      .returning({ token: idempotencyKeys.token })
+    if (taken) {
+      request.idempotency = { caller, key, token, recorded: false }
+      return
+    }
+    const [row] = await app.db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.caller, caller), eq(idempotencyKeys.key, key)))
+    if (!row || row.statusCode === null) throw row && row.fingerprint !== print ? reused() : inUse()
+    if (row.fingerprint !== print) throw reused()
+    reply.code(row.statusCode).headers({ ...(row.headers ?? {}), 'idempotent-replayed': 'true' })
+    if (row.body) reply.type('application/json; charset=utf-8')
+    return reply.send(row.body || null)
+  }
+
+  // Every write gets the header in its schema (so it is validated and documented) and the claim.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    if (!methods.some((method) => WRITE_METHODS.has(method)) || route.config?.idempotency === false) return
+    if (route.schema) {
+      route.schema.headers = IdempotencyHeaders
+      route.schema.response = { ...errorResponses(409, 422), ...(route.schema.response as object | undefined) }
+    }
+    route.preHandler = [...toArray(route.preHandler), claimKey]
+  })
+
+  // Answers the write did not store in its transaction: a client error is kept like a
+  // success, a server error gives the key back (unless the change committed after all).
+  app.addHook('onSend', async (request, reply, payload) => {
+    const claim = request.idempotency
+    if (!claim || claim.recorded) return payload
+    const unanswered = and(rowOf(claim), isNull(idempotencyKeys.statusCode))
+    const store =
+      reply.statusCode >= 500
+        ? app.db.delete(idempotencyKeys).where(unanswered)
+        : app.db
+            .update(idempotencyKeys)
+            .set({ statusCode: reply.statusCode, headers: keptHeaders(reply), body: typeof payload === 'string' ? payload : String(payload ?? '') })
+            .where(unanswered)
+    await store.catch((error: unknown) => request.log.warn({ err: error }, 'could not settle the Idempotency-Key; a repeat waits for its lease to end'))
+    return payload
+  })
+
+  startPruning(app)
+}
+
+function asText(serialized: string | ArrayBuffer | Buffer): string {
+  return typeof serialized === 'string' ? serialized : new TextDecoder().decode(serialized)
+}
+
+function keptHeaders(reply: FastifyReply): Record<string, string> {
+  return Object.fromEntries(KEPT_HEADERS.flatMap((name) => (typeof reply.getHeader(name) === 'string' ? [[name, String(reply.getHeader(name))]] : [])))
+}
+
+function toArray<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value]
+}
+
+/** Forgets answers older than the retention period; every instance may run it. */
+function startPruning(app: FastifyInstance) {
+  let timer: NodeJS.Timeout | undefined
+  const prune = () =>
+    app.db
+      .delete(idempotencyKeys)
+      .where(lt(idempotencyKeys.createdAt, sql`now() - ${RETENTION}`))
+      .catch((error: unknown) => app.log.warn({ err: error }, 'pruning old Idempotency-Key answers failed'))
+  app.addHook('onReady', async () => {
+    timer = setInterval(prune, PRUNE_INTERVAL_MS).unref()
+  })
+  app.addHook('onClose', async () => clearInterval(timer))
+}
+
+export default fp(idempotencyPlugin, { name: 'idempotency', fastify: '5.x', dependencies: ['db', 'auth'] })
