@@ -67,7 +67,7 @@ function cut(client: pg.PoolClient, timeoutMs: number) {
 type Outcome = 'committed' | 'aborted' | 'unknown'
 
 /** What became of transaction `xid`, asked on other connections until it is decided or `timeoutMs` passes. */
-export async function commitOutcome(pool: pg.Pool, xid: string, timeoutMs: number): Promise<Outcome> {
+async function commitOutcome(pool: pg.Pool, xid: string, timeoutMs: number): Promise<Outcome> {
   const until = performance.now() + timeoutMs
   while (performance.now() < until) {
     try {

@@ -1,4 +1,4 @@
-import { and, eq, inArray, lte, sql, type SQL } from 'drizzle-orm'
+import { and, eq, inArray, lte, sql, type SQLWrapper } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { books, mediaDeletions, posts, type MediaDeletionRow } from '../db/schema.js'
 import { CommitOutcomeUnknown, type Transact } from '../db/transaction.js'
@@ -36,7 +36,7 @@ const RELEASE_GRACE_MS = 60_000
 const MAX_BACKOFF_MINUTES = 24 * 60
 
 /** Every column that names a stored object: an object is deleted only when none of them does. */
-const referencesTo = (name: SQL | string) =>
+const referencesTo = (name: SQLWrapper) =>
   sql<boolean>`(exists (select 1 from ${posts} where ${posts.image} = ${name}) or exists (select 1 from ${books} where ${books.cover} = ${name}))`
 
 type Write<T> = (tx: Db, name: string | undefined) => Promise<WriteOutcome<T>>
@@ -143,7 +143,7 @@ async function deleteUnreferenced(context: MediaContext, id: number, onlyDue = f
     .update(mediaDeletions)
     .set({ attempts: sql`${mediaDeletions.attempts} + 1`, dueAt: sql`now() + least(power(2, ${mediaDeletions.attempts} + 1), ${MAX_BACKOFF_MINUTES}) * interval '1 minute'` })
     .where(inArray(mediaDeletions.id, lockable))
-    .returning({ id: mediaDeletions.id, name: mediaDeletions.name, attempts: mediaDeletions.attempts, referenced: referencesTo(sql`${mediaDeletions.name}`) })
+    .returning({ id: mediaDeletions.id, name: mediaDeletions.name, attempts: mediaDeletions.attempts, referenced: referencesTo(mediaDeletions.name) })
   if (!row) return 'skipped'
   if (row.referenced) {
     context.log.warn({ name: row.name }, 'a row still names this media object: it is kept')

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
-import { and, eq, isNull, lt, sql } from 'drizzle-orm'
+import { and, eq, isNull, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { idempotencyKeys } from '../db/schema.js'
 import { AppError } from '../errors.js'
@@ -53,8 +53,7 @@ const IdempotencyHeaders = Type.Object({
       minLength: 1,
       maxLength: 255,
       pattern: '^[\\x21-\\x7e]+$',
-      description:
-        'A unique value per intended change (a UUID, say), up to 255 printable ASCII characters without spaces. A repeat with the same key and the same request answers the stored result for 24 hours without doing the work again (`Idempotent-Replayed: true`); the same key with a different request is 422 `IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is 409 `IDEMPOTENCY_KEY_IN_USE`. Only answers below 500 are kept: after a 5xx, retry with the same key.'
+      description: '1-255 printable ASCII characters without spaces, one value per intended change (a UUID, say); see Safe retries in the API description'
     })
   )
 })
@@ -129,22 +128,13 @@ async function idempotencyPlugin(app: FastifyInstance) {
     return reply.send(row.body || null)
   }
 
-  // Every write gets the header in its schema (so it is validated and documented) and the claim.
-  app.addHook('onRoute', (route: RouteOptions) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method]
-    if (!methods.some((method) => WRITE_METHODS.has(method)) || route.config?.idempotency === false) return
-    if (route.schema) {
-      route.schema.headers = IdempotencyHeaders
-      route.schema.response = { ...errorResponses(409, 422), ...(route.schema.response as object | undefined) }
-    }
-    route.preHandler = [...toArray(route.preHandler), claimKey]
-  })
-
   // Answers the write did not store in its transaction: a client error is kept like a
-  // success, a server error gives the key back (unless the change committed after all).
-  app.addHook('onSend', async (request, reply, payload) => {
+  // success, a server error gives the key back (unless the change committed after all:
+  // its answer is stored then, and only rows without one are deleted). An answer recorded
+  // inside a transaction counts only for a success: a 5xx may mean that it rolled back.
+  const settleKey = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const claim = request.idempotency
-    if (!claim || claim.recorded) return payload
+    if (!claim || (claim.recorded && reply.statusCode < 500)) return payload
     const unanswered = and(rowOf(claim), isNull(idempotencyKeys.statusCode))
     const store =
       reply.statusCode >= 500
@@ -155,6 +145,19 @@ async function idempotencyPlugin(app: FastifyInstance) {
             .where(unanswered)
     await store.catch((error: unknown) => request.log.warn({ err: error }, 'could not settle the Idempotency-Key; a repeat waits for its lease to end'))
     return payload
+  }
+
+  // Only writes get the header in their schema (validated and documented) and the two
+  // hooks: reads, the hot path, pay nothing for it.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    if (!methods.some((method) => WRITE_METHODS.has(method)) || route.config?.idempotency === false) return
+    if (route.schema) {
+      route.schema.headers = IdempotencyHeaders
+      route.schema.response = { ...errorResponses(409, 422), ...(route.schema.response as object | undefined) }
+    }
+    route.preHandler = [...toArray(route.preHandler), claimKey]
+    route.onSend = [...toArray(route.onSend), settleKey]
   })
 
   startPruning(app)
@@ -172,18 +175,39 @@ function toArray<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value]
 }
 
-/** Forgets answers older than the retention period; every instance may run it. */
+const PRUNE_BATCH = 1000
+
+/**
+ * Forgets answers older than the retention period, a bounded batch per statement (each
+ * stays far below the statement deadline), until none is left. Every instance may run it.
+ */
+export async function pruneIdempotencyKeys(db: Db): Promise<number> {
+  let pruned = 0
+  for (;;) {
+    const batch = await db
+      .delete(idempotencyKeys)
+      .where(sql`ctid = any(array(select ctid from ${idempotencyKeys} where ${idempotencyKeys.createdAt} < now() - ${RETENTION} limit ${PRUNE_BATCH}))`)
+      .returning({ key: idempotencyKeys.key })
+    pruned += batch.length
+    if (batch.length < PRUNE_BATCH) return pruned
+  }
+}
+
 function startPruning(app: FastifyInstance) {
   let timer: NodeJS.Timeout | undefined
-  const prune = () =>
-    app.db
-      .delete(idempotencyKeys)
-      .where(lt(idempotencyKeys.createdAt, sql`now() - ${RETENTION}`))
+  let running: Promise<unknown> | undefined
+  const prune = () => {
+    running ??= pruneIdempotencyKeys(app.db)
       .catch((error: unknown) => app.log.warn({ err: error }, 'pruning old Idempotency-Key answers failed'))
+      .finally(() => (running = undefined))
+  }
   app.addHook('onReady', async () => {
     timer = setInterval(prune, PRUNE_INTERVAL_MS).unref()
   })
-  app.addHook('onClose', async () => clearInterval(timer))
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    await running
+  })
 }
 
 export default fp(idempotencyPlugin, { name: 'idempotency', fastify: '5.x', dependencies: ['db', 'auth'] })

@@ -13,7 +13,14 @@ Images are uploaded as \`multipart/form-data\`, checked from their bytes, re-enc
 under a \`media/\` prefix; every image field is an absolute URL.
 
 Errors always have the shape \`{statusCode, code, error, message}\` with a stable \`code\`.
-Authenticate with \`POST /api/v1/auth/login\` and send \`Authorization: Bearer <access_token>\`.`
+Authenticate with \`POST /api/v1/auth/login\` and send \`Authorization: Bearer <access_token>\`.
+
+**Safe retries.** Every POST, PUT, PATCH and DELETE accepts an \`Idempotency-Key\` header. A repeat with
+the same key and the same request (method, path, body, uploaded bytes) answers the stored result for 24 hours
+without doing the work again, with \`Idempotent-Replayed: true\`; the same key with a different request is 422
+\`IDEMPOTENCY_KEY_REUSED\`; a repeat while the first is still running is 409 \`IDEMPOTENCY_KEY_IN_USE\`. Answers
+below 500 are kept; after a 5xx, retry with the same key: if the change committed after all, the retry gets its
+answer. Keys belong to their caller. Login ignores the header (it changes nothing and is safe to retry).`
 
 async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
   await app.register(fastifySwagger, {

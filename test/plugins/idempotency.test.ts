@@ -1,4 +1,7 @@
 import t from 'tap'
+import { eq } from 'drizzle-orm'
+import { idempotencyKeys } from '../../src/db/schema.js'
+import { pruneIdempotencyKeys } from '../../src/plugins/idempotency.js'
 import { buildTestApp, createTestUser } from '../helpers/app.js'
 import { client } from '../helpers/http.js'
 import * as images from '../helpers/images.js'
@@ -107,4 +110,22 @@ t.test('registration, reviews and keys that are not keys', async (t) => {
     t.equal(response.statusCode, 400, `${bad.slice(0, 12)}: 400`)
     t.match(response.json(), { code: 'VALIDATION_ERROR', message: /idempotency-key/ })
   }
+})
+
+t.test('answers are kept for 24 hours: then the key is new again, and the old answer is pruned', async (t) => {
+  const app = await buildTestApp(t)
+  const user = await createTestUser(app)
+  const send = () => app.inject({ method: 'POST', url: '/api/v1/books', payload: { title: 'Aged', author: 'A', price: 1 }, headers: withKey('aged', user.auth) })
+  const first = await send()
+  t.equal((await send()).headers['idempotent-replayed'], 'true')
+  await app.db.update(idempotencyKeys).set({ createdAt: new Date(Date.now() - 25 * 3600_000) })
+  const later = await send()
+  t.equal(later.statusCode, 201)
+  t.notOk(later.headers['idempotent-replayed'], 'an expired key does the work again')
+  t.not(later.json().id, first.json().id)
+
+  await app.inject({ method: 'POST', url: '/api/v1/books', payload: { title: 'Fresh', author: 'A', price: 1 }, headers: withKey('fresh', user.auth) })
+  await app.db.update(idempotencyKeys).set({ createdAt: new Date(Date.now() - 25 * 3600_000) }).where(eq(idempotencyKeys.key, 'aged'))
+  t.equal(await pruneIdempotencyKeys(app.db), 1)
+  t.same((await app.db.select({ key: idempotencyKeys.key }).from(idempotencyKeys)).map((row) => row.key), ['fresh'])
 })
