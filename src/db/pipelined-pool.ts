@@ -54,12 +54,14 @@ export class PipelinedPool extends pg.Pool {
     try {
       const client = await (lane.client ??= this.#open(lane))
       batchWrites(lane, client)
-      return await client.query(query, values).catch((error: unknown) => {
+      try {
+        return await client.query(query, values)
+      } catch (error) {
         // No answer in time: what is queued behind it will not get one either. Closing the
         // socket fails those queries too, and the lane reconnects on its next query.
         if (error instanceof Error && error.message === 'Query read timeout') client.connection.stream.destroy()
         throw error
-      })
+      }
     } finally {
       lane.sent.shift()
     }
