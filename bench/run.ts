@@ -64,7 +64,7 @@ async function main() {
     console.log('preparing images and seeding...')
     const cover = await photo(640, 480, 90)
     const big = await photo(4000, 3000, 88)
-    const limits = { maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000 }
+    const limits = { maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000, maxSide: 12_000, processTimeoutMs: 5000 }
     const opened = openDatabase({ databaseUrl: database.url, dataDir: join(work, 'data'), poolMax: 4 })
     await migrateDatabase(opened)
     const seeded = await seed(opened.db, store, await normalizeImage(cover, limits))

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import fastifyCors from '@fastify/cors'
-import fastifyRateLimit from '@fastify/rate-limit'
 import type { Config } from './config.js'
-import { AppError, notFound } from './errors.js'
+import { notFound } from './errors.js'
 import authPlugin from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin, { handleError } from './plugins/errors.js'
@@ -12,6 +11,9 @@ import idempotencyPlugin from './plugins/idempotency.js'
 import mediaPlugin from './plugins/media.js'
 import multipartPlugin from './plugins/multipart.js'
 import openApiPlugin from './plugins/openapi.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
+import slowBodies, { writeRawError } from './plugins/slow-bodies.js'
+import wellFormedText from './plugins/well-formed-text.js'
 import securityHeaders from './plugins/security-headers.js'
 import authRoutes from './modules/auth/routes.js'
 import opsRoutes from './modules/ops/routes.js'
@@ -39,15 +41,19 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     genReqId: () => randomUUID(),
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: JSON_BODY_LIMIT,
+    // Every phase of a connection is bounded: its headers, its whole request, its idle time.
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // Node checks those deadlines on this interval (30 s by default).
+    http: { headersTimeout: Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs), connectionsCheckingInterval: 1000 },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Routing errors (a badly encoded URL, an over-long parameter) get the app's error shape too.
     frameworkErrors: (error, request, reply) =>
       handleError(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? notFound() : error, request, reply),
     // Requests Node's HTTP parser refuses never reach Fastify; answer them in the same shape.
-    clientErrorHandler: (_error, socket) => {
-      const body = JSON.stringify({ statusCode: 400, code: 'BAD_REQUEST', error: 'Bad Request', message: 'The request could not be parsed' })
-      if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
-      else socket.destroy()
+    clientErrorHandler: (error, socket) => {
+      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawError(socket, 408, 'Request Timeout', 'REQUEST_TIMEOUT', 'The request took too long to arrive')
+      else writeRawError(socket, 400, 'Bad Request', 'BAD_REQUEST', 'The request could not be parsed')
     },
     // `example` and the `binary` format (file fields of forms) are OpenAPI documentation,
     // not validation: let the validator accept them. `verbose` keeps the failing schema on
@@ -64,11 +70,18 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   // Bodies are JSON (or, for uploads, multipart): plain text is refused with 415, not parsed.
   app.removeContentTypeParser('text/plain')
   await registerExternalPlugins(app, config)
+  await app.register(slowBodies, { minBytesPerSecond: config.http.bodyMinBytesPerSecond })
   await app.register(errorsPlugin)
+  await app.register(wellFormedText)
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax, timeoutMs: config.databaseTimeoutMs })
+  await app.register(rateLimitPlugin)
   await app.register(authPlugin, { secret: config.jwtSecret, expiresInSeconds: config.jwtExpiresInSeconds })
   await app.register(idempotencyPlugin)
-  await app.register(multipartPlugin, { maxFileBytes: config.media.maxBytes })
+  await app.register(multipartPlugin, {
+    maxFileBytes: config.media.maxBytes,
+    memoryBudgetBytes: config.media.memoryBudgetBytes,
+    uploadsPerAddress: config.media.uploadsPerAddress
+  })
   await app.register(mediaPlugin, { config: config.media })
   await app.register(openApiPlugin, { publicUrl: config.publicUrl })
 
@@ -77,7 +90,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     prefix: '/api/v1/auth',
     allowRegistration: config.allowRegistration,
     expiresInSeconds: config.jwtExpiresInSeconds,
-    loginRateLimit: config.loginRateLimit
+    rateLimits: config.rateLimits
   })
   await app.register(postRoutes, { prefix: '/api/v1/posts', publicUrl: config.publicUrl })
   await app.register(bookRoutes, { prefix: '/api/v1/books', publicUrl: config.publicUrl })
@@ -98,13 +111,8 @@ async function registerExternalPlugins(app: FastifyInstance, config: AppConfig) 
     await app.register(fastifyCors, {
       origin: config.corsOrigins,
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed'],
+      exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
       maxAge: 600
     })
   }
-  await app.register(fastifyRateLimit, {
-    global: false,
-    errorResponseBuilder: (_request, context) =>
-      new AppError(429, 'RATE_LIMITED', `Too many requests, retry in ${context.after}`, { 'Retry-After': String(Math.ceil(context.ttl / 1000)) })
-  })
 }

@@ -30,12 +30,22 @@ const Env = Type.Object({
   CORS_ORIGINS: Type.String({ default: '', pattern: '^(\\*|(https?://[^\\s,/]+)(,\\s*https?://[^\\s,/]+)*)?$', description: 'empty, *, or comma-separated origins like https://app.example.com' }),
   TRUST_PROXY: Type.String({ default: 'false', pattern: '^(true|false|[0-9]+|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$', description: 'false, true, a hop count, or comma-separated proxy addresses/CIDRs' }),
   LOGIN_RATE_LIMIT: Type.Integer({ default: 10, minimum: 1, maximum: 10000, description: 'login attempts per minute per address and per username' }),
+  REGISTER_RATE_LIMIT: Type.Integer({ default: 10, minimum: 1, maximum: 100_000, description: 'registrations per hour per address, 1-100000' }),
+  REGISTER_RATE_LIMIT_GLOBAL: Type.Integer({ default: 60, minimum: 1, maximum: 100_000, description: 'registrations per minute from all addresses together, 1-100000' }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ default: 120_000, minimum: 1000, maximum: 3_600_000, description: 'milliseconds to receive a whole request, 1000-3600000' }),
+  HEADERS_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 1000, maximum: 600_000, description: 'milliseconds to receive the request headers, 1000-600000' }),
+  KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ default: 72_000, minimum: 1000, maximum: 600_000, description: 'milliseconds an idle keep-alive connection stays open, 1000-600000' }),
+  BODY_MIN_BYTES_PER_SECOND: Type.Integer({ default: 4096, minimum: 0, maximum: 100_000_000, description: 'slowest accepted body rate in bytes per second (0 disables the check)' }),
   MEDIA_DRIVER: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('s3')], { description: 'local or s3 (s3 when S3_BUCKET is set)' })),
   MEDIA_ROOT: Type.Optional(Type.String({ minLength: 1, description: 'a folder path' })),
   MEDIA_PREFIX: Type.String({ default: 'media', pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', description: 'a key prefix like media (letters, digits, _ - and /)' }),
   MEDIA_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', description: 'an http(s) URL such as https://cdn.example.com/media/' })),
   MEDIA_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024, maximum: 100 * 1024 * 1024, description: 'bytes per uploaded file, 1024-104857600' }),
   MEDIA_MAX_PIXELS: Type.Integer({ default: 40_000_000, minimum: 1, maximum: 268_402_689, description: 'pixels per image (all frames), at most 268402689' }),
+  MEDIA_MAX_SIDE: Type.Integer({ default: 12_000, minimum: 1, maximum: 100_000, description: 'pixels of the longest side of a frame, 1-100000' }),
+  MEDIA_PROCESS_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 1000, maximum: 600_000, description: 'milliseconds to decode and re-encode one image, 1000-600000' }),
+  MEDIA_MEMORY_BUDGET_MB: Type.Integer({ default: 128, minimum: 16, maximum: 65_536, description: 'megabytes of upload bodies held at once, 16-65536' }),
+  MEDIA_UPLOADS_PER_ADDRESS: Type.Integer({ default: 4, minimum: 1, maximum: 10_000, description: 'uploads in progress at once per client address, 1-10000' }),
   IMAGE_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'images processed at once, 1-64 (default: the number of cores)' })),
   IMAGE_QUEUE_MAX: Type.Integer({ default: 32, minimum: 0, maximum: 10000, description: 'images waiting for processing before 503, 0-10000' }),
   S3_BUCKET: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', description: 'an S3 bucket name' })),
@@ -66,9 +76,26 @@ export interface Config {
   allowRegistration: boolean
   corsOrigins: string[] | '*' | false
   trustProxy: boolean | number | string[]
-  loginRateLimit: number
+  rateLimits: RateLimitConfig
+  http: HttpLimits
   adminPassword: string | undefined
   media: MediaConfig
+}
+
+export interface RateLimitConfig {
+  /** Per minute, per address and per account. */
+  login: number
+  /** Per hour, per address. */
+  register: number
+  /** Per minute, all addresses together. */
+  registerGlobal: number
+}
+
+export interface HttpLimits {
+  requestTimeoutMs: number
+  headersTimeoutMs: number
+  keepAliveTimeoutMs: number
+  bodyMinBytesPerSecond: number
 }
 
 export interface MediaConfig {
@@ -79,6 +106,11 @@ export interface MediaConfig {
   baseUrl: string
   maxBytes: number
   maxPixels: number
+  maxSide: number
+  processTimeoutMs: number
+  /** Upload bodies admitted at once may together hold this many bytes. */
+  memoryBudgetBytes: number
+  uploadsPerAddress: number
   concurrency: number
   queueMax: number
   retryIntervalMs: number
@@ -118,7 +150,13 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     allowRegistration: env.ALLOW_REGISTRATION,
     corsOrigins: parseOrigins(env.CORS_ORIGINS),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    loginRateLimit: env.LOGIN_RATE_LIMIT,
+    rateLimits: { login: env.LOGIN_RATE_LIMIT, register: env.REGISTER_RATE_LIMIT, registerGlobal: env.REGISTER_RATE_LIMIT_GLOBAL },
+    http: {
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+      bodyMinBytesPerSecond: env.BODY_MIN_BYTES_PER_SECOND
+    },
     adminPassword: env.ADMIN_PASSWORD,
     media: mediaConfig(env, publicUrl)
   }
@@ -142,6 +180,10 @@ function mediaConfig(env: Env, publicUrl: string): MediaConfig {
     baseUrl: (env.MEDIA_BASE_URL ?? defaultMediaBaseUrl(driver, env, publicUrl)).replace(/\/*$/, '/'),
     maxBytes: env.MEDIA_MAX_BYTES,
     maxPixels: env.MEDIA_MAX_PIXELS,
+    maxSide: env.MEDIA_MAX_SIDE,
+    processTimeoutMs: env.MEDIA_PROCESS_TIMEOUT_MS,
+    memoryBudgetBytes: env.MEDIA_MEMORY_BUDGET_MB * 1024 * 1024,
+    uploadsPerAddress: env.MEDIA_UPLOADS_PER_ADDRESS,
     concurrency: env.IMAGE_CONCURRENCY ?? Math.max(1, availableParallelism()),
     queueMax: env.IMAGE_QUEUE_MAX,
     retryIntervalMs: env.MEDIA_RETRY_INTERVAL_MS,

@@ -103,7 +103,10 @@ t.test('outside production a missing secret is generated once and kept in the da
 t.test('media settings and their defaults', async (t) => {
   const local = loadConfig({ PORT: '4000' }).media
   t.match(local, { driver: 'local', root: './data', prefix: 'media', baseUrl: 'http://localhost:4000/media/', maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000, s3: undefined })
+  t.match(local, { maxSide: 12_000, processTimeoutMs: 5000, memoryBudgetBytes: 128 * 1024 * 1024, uploadsPerAddress: 4 })
   t.ok(local.concurrency >= 1)
+  t.equal(loadConfig({ MEDIA_MEMORY_BUDGET_MB: '64' }).media.memoryBudgetBytes, 64 * 1024 * 1024)
+  t.throws(() => loadConfig({ MEDIA_MEMORY_BUDGET_MB: '1' }), /MEDIA_MEMORY_BUDGET_MB is invalid: expected megabytes of upload bodies held at once, 16-65536/)
 
   const aws = loadConfig({ S3_BUCKET: 'my-bucket', AWS_REGION: 'eu-west-1' }).media
   t.equal(aws.driver, 's3', 'a bucket selects S3')
@@ -115,4 +118,22 @@ t.test('media settings and their defaults', async (t) => {
 
   t.equal(loadConfig({ S3_BUCKET: 'bk1', MEDIA_BASE_URL: 'https://cdn.example.com/m' }).media.baseUrl, 'https://cdn.example.com/m/', 'with or without a trailing slash')
   t.equal(loadConfig({ S3_BUCKET: 'bk1', MEDIA_DRIVER: 'local' }).media.s3, undefined, 'the driver can be forced')
+})
+
+t.test('connection deadlines and rate limits and their defaults', async (t) => {
+  const config = loadConfig({})
+  t.same(config.http, { requestTimeoutMs: 120_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, bodyMinBytesPerSecond: 4096 })
+  t.same(config.rateLimits, { login: 10, register: 10, registerGlobal: 60 })
+  t.same(loadConfig({ REGISTER_RATE_LIMIT: '3', REGISTER_RATE_LIMIT_GLOBAL: '7', LOGIN_RATE_LIMIT: '5' }).rateLimits, { login: 5, register: 3, registerGlobal: 7 })
+  t.equal(loadConfig({ BODY_MIN_BYTES_PER_SECOND: '0' }).http.bodyMinBytesPerSecond, 0, '0 turns the floor off')
+  t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '10' }), /REQUEST_TIMEOUT_MS is invalid/)
+})
+
+t.test('.env.example and the README list every variable', async (t) => {
+  const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  for (const name of ['MEDIA_MAX_SIDE', 'MEDIA_PROCESS_TIMEOUT_MS', 'MEDIA_MEMORY_BUDGET_MB', 'MEDIA_UPLOADS_PER_ADDRESS', 'REQUEST_TIMEOUT_MS', 'HEADERS_TIMEOUT_MS', 'KEEP_ALIVE_TIMEOUT_MS', 'BODY_MIN_BYTES_PER_SECOND', 'REGISTER_RATE_LIMIT', 'REGISTER_RATE_LIMIT_GLOBAL']) {
+    t.match(example, new RegExp(`^${name}=`, 'm'), `${name} in .env.example`)
+    t.match(readme, `| \`${name}\` |`, `${name} in the README's table`)
+  }
 })

@@ -143,3 +143,17 @@ export const idempotencyKeys = pgTable(
   },
   (table) => [primaryKey({ columns: [table.caller, table.key] }), index('idempotency_keys_created_idx').on(table.createdAt)]
 )
+
+/**
+ * Request counters of the rate limits, shared by every instance: `hits` in the window that
+ * ends at `resetAt`. Rows of ended windows are reused by their key or pruned.
+ */
+export const rateLimits = pgTable(
+  'rate_limits',
+  {
+    key: text('key').primaryKey(),
+    hits: integer('hits').notNull(),
+    resetAt: timestamp('reset_at', { withTimezone: true, mode: 'date' }).notNull()
+  },
+  (table) => [index('rate_limits_reset_idx').on(table.resetAt)]
+)

@@ -9,6 +9,10 @@ sharp.cache(false)
 export interface ImageLimits {
   maxBytes: number
   maxPixels: number
+  /** The longest side of a frame, in pixels. */
+  maxSide: number
+  /** Decoding and re-encoding must finish within this; libvips counts whole seconds. */
+  processTimeoutMs: number
 }
 
 export interface NormalizedImage {
@@ -29,6 +33,8 @@ interface Format {
 const formats: Record<string, Format> = {
   'image/jpeg': { extension: 'jpg', animated: false, encode: (p) => p.jpeg({ quality: 85 }) },
   'image/png': { extension: 'png', animated: false, encode: (p) => p.png({ compressionLevel: 6 }) },
+  // An animated PNG is a PNG whose default image every decoder shows: it is kept, as a PNG.
+  'image/apng': { extension: 'png', animated: false, encode: (p) => p.png({ compressionLevel: 6 }) },
   'image/webp': { extension: 'webp', animated: true, encode: (p) => p.webp({ quality: 85 }) },
   'image/gif': { extension: 'gif', animated: true, encode: (p) => p.gif() },
   'image/avif': { extension: 'avif', animated: false, encode: (p) => p.avif({ quality: 60, effort: 2 }) }
@@ -39,20 +45,30 @@ export const fileTooLarge = (maxBytes: number) =>
 
 /**
  * Reads an upload into memory, failing with 413 as soon as it passes `maxBytes`
- * rather than after the whole body has arrived.
+ * rather than after the whole body has arrived. The declared body length (`sizeHint`)
+ * bounds the file, so with it the file lands in one buffer instead of being collected
+ * in chunks and copied, which would hold it twice.
  */
-export async function readLimited(stream: Readable, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
+export async function readLimited(stream: Readable, maxBytes: number, sizeHint = 64 * 1024): Promise<Buffer> {
+  let buffer: Buffer = Buffer.allocUnsafe(Math.min(sizeHint, maxBytes))
   let total = 0
-  for await (const chunk of stream) {
-    total += (chunk as Buffer).length
-    if (total > maxBytes) {
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const needed = total + chunk.length
+    if (needed > maxBytes) {
       stream.destroy()
       throw fileTooLarge(maxBytes)
     }
-    chunks.push(chunk as Buffer)
+    if (needed > buffer.length) buffer = grow(buffer, total, Math.min(maxBytes, Math.max(needed, buffer.length * 2)))
+    chunk.copy(buffer, total)
+    total = needed
   }
-  return Buffer.concat(chunks, total)
+  return buffer.subarray(0, total)
+}
+
+function grow(buffer: Buffer, used: number, size: number): Buffer {
+  const bigger = Buffer.allocUnsafe(size)
+  buffer.copy(bigger, 0, 0, used)
+  return bigger
 }
 
 const invalidImage = () => new AppError(422, 'INVALID_IMAGE', 'The file is not a valid image: it is truncated or corrupt')
@@ -64,30 +80,52 @@ const invalidImage = () => new AppError(422, 'INVALID_IMAGE', 'The file is not a
  */
 export async function normalizeImage(bytes: Buffer, limits: ImageLimits): Promise<NormalizedImage> {
   if (bytes.length > limits.maxBytes) throw fileTooLarge(limits.maxBytes)
-  const type = await fileTypeFromBuffer(bytes)
-  const format = type && formats[type.mime]
-  if (!type || !format) {
-    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Images must be ${Object.values(formats).map((f) => f.extension.toUpperCase()).join(', ')}`)
+  const mime = await sniffType(bytes)
+  const format = mime && formats[mime]
+  if (!format) {
+    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Images must be JPEG, PNG, WEBP, GIF or AVIF')
   }
   const options: sharp.SharpOptions = { animated: format.animated, failOn: 'error', limitInputPixels: limits.maxPixels }
-  await refuseHugeImages(bytes, options, limits.maxPixels)
+  await refuseHugeImages(bytes, options, limits)
   try {
     const pipeline = format.encode(sharp(bytes, options).rotate().toColourspace('srgb'))
-    const { data, info } = await pipeline.toBuffer({ resolveWithObject: true })
-    return { data, contentType: type.mime, extension: format.extension, width: info.width, height: info.pageHeight ?? info.height }
+    const { data, info } = await pipeline.timeout({ seconds: Math.ceil(limits.processTimeoutMs / 1000) }).toBuffer({ resolveWithObject: true })
+    const contentType = format.extension === 'png' ? 'image/png' : mime
+    return { data, contentType, extension: format.extension, width: info.width, height: info.pageHeight ?? info.height }
   } catch (error) {
-    if (isPixelLimitError(error)) throw imageTooLarge(limits.maxPixels)
+    if (isPixelLimitError(error)) throw tooManyPixels(limits.maxPixels)
+    if (isTimeout(error)) throw imageTooComplex(limits.processTimeoutMs)
     throw invalidImage()
   }
 }
 
-const imageTooLarge = (maxPixels: number) =>
-  new AppError(422, 'IMAGE_TOO_LARGE', `The image has more than ${maxPixels} pixels`)
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+
+/**
+ * The type the bytes claim. file-type reads past a PNG's signature and gives up on broken
+ * chunks; such a file is a corrupt PNG (422), not an unknown format (415).
+ */
+async function sniffType(bytes: Buffer): Promise<string | undefined> {
+  const type = await fileTypeFromBuffer(bytes)
+  if (type) return type.mime
+  return bytes.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE) ? 'image/png' : undefined
+}
+
+const imageTooComplex = (timeoutMs: number) =>
+  new AppError(422, 'IMAGE_TOO_COMPLEX', `The image takes longer than ${timeoutMs} ms to process`)
+
+const isTimeout = (error: unknown) => error instanceof Error && /^timeout: /.test(error.message)
+
+const imageTooLarge = (message: string) => new AppError(422, 'IMAGE_TOO_LARGE', message)
+const tooManyPixels = (maxPixels: number) => imageTooLarge(`The image has more than ${maxPixels} pixels`)
 
 const isPixelLimitError = (error: unknown) => error instanceof Error && /pixel limit/i.test(error.message)
 
-/** Reads only the header: a 20000x20000 "pixel bomb" is refused before a byte is decoded. */
-async function refuseHugeImages(bytes: Buffer, options: sharp.SharpOptions, maxPixels: number) {
+/**
+ * Reads only the header: a 20000x20000 "pixel bomb" is refused before a byte is decoded,
+ * and so is a 1 x 39,000,000 strip, whose pixel count passes but whose decoding is slow.
+ */
+async function refuseHugeImages(bytes: Buffer, options: sharp.SharpOptions, limits: ImageLimits) {
   let metadata: sharp.Metadata
   try {
     metadata = await sharp(bytes, { ...options, limitInputPixels: false }).metadata()
@@ -95,6 +133,7 @@ async function refuseHugeImages(bytes: Buffer, options: sharp.SharpOptions, maxP
     throw invalidImage()
   }
   const frameHeight = metadata.pageHeight ?? metadata.height ?? 0
-  const pixels = (metadata.width ?? 0) * frameHeight * (metadata.pages ?? 1)
-  if (pixels > maxPixels) throw imageTooLarge(maxPixels)
+  const width = metadata.width ?? 0
+  if (width * frameHeight * (metadata.pages ?? 1) > limits.maxPixels) throw tooManyPixels(limits.maxPixels)
+  if (Math.max(width, frameHeight) > limits.maxSide) throw imageTooLarge(`The image is wider or taller than ${limits.maxSide} pixels`)
 }

@@ -22,10 +22,10 @@ const statusDescriptions: Record<number, string> = {
   409: 'Conflicts with an existing resource, or `IDEMPOTENCY_KEY_IN_USE`: a request with the same `Idempotency-Key` is still running (see `Retry-After`)',
   413: 'Body or file too large',
   415: 'Unsupported content type (`UNSUPPORTED_MEDIA_TYPE`)',
-  422: 'The upload is not a usable image, or `IDEMPOTENCY_KEY_REUSED`: the `Idempotency-Key` was used for a different request',
-  429: 'Too many requests (`RATE_LIMITED`); see `Retry-After`',
+  422: 'The upload is not a usable image (`INVALID_IMAGE`, `IMAGE_TOO_LARGE`, `IMAGE_TOO_COMPLEX`), or `IDEMPOTENCY_KEY_REUSED`: the `Idempotency-Key` was used for a different request',
+  429: 'Too many requests (`RATE_LIMITED`), or too many uploads in progress from this client (`TOO_MANY_UPLOADS`); see `Retry-After`',
   500: 'The server failed (`INTERNAL_ERROR`); the message carries the request id',
-  503: 'A dependency is unavailable (`DATABASE_UNAVAILABLE`, `STORAGE_UNAVAILABLE`)'
+  503: 'A dependency is unavailable (`DATABASE_UNAVAILABLE`, `STORAGE_UNAVAILABLE`), or the server is at capacity (`SERVER_BUSY`); see `Retry-After`'
 }
 
 /**

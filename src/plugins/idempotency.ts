@@ -7,6 +7,7 @@ import type { Db } from '../db/client.js'
 import { idempotencyKeys } from '../db/schema.js'
 import { AppError } from '../errors.js'
 import { errorResponses } from './errors.js'
+import { runPeriodically } from './periodic.js'
 
 /** What a write answers: recorded in the write's own transaction when it carries an `Idempotency-Key`. */
 export interface Answer {
@@ -160,7 +161,7 @@ async function idempotencyPlugin(app: FastifyInstance) {
     route.onSend = [...toArray(route.onSend), settleKey]
   })
 
-  startPruning(app)
+  runPeriodically(app, PRUNE_INTERVAL_MS, 'pruning old Idempotency-Key answers failed', () => pruneIdempotencyKeys(app.db))
 }
 
 function asText(serialized: string | ArrayBuffer | Buffer): string {
@@ -191,23 +192,6 @@ export async function pruneIdempotencyKeys(db: Db): Promise<number> {
     pruned += batch.length
     if (batch.length < PRUNE_BATCH) return pruned
   }
-}
-
-function startPruning(app: FastifyInstance) {
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<unknown> | undefined
-  const prune = () => {
-    running ??= pruneIdempotencyKeys(app.db)
-      .catch((error: unknown) => app.log.warn({ err: error }, 'pruning old Idempotency-Key answers failed'))
-      .finally(() => (running = undefined))
-  }
-  app.addHook('onReady', async () => {
-    timer = setInterval(prune, PRUNE_INTERVAL_MS).unref()
-  })
-  app.addHook('onClose', async () => {
-    clearInterval(timer)
-    await running
-  })
 }
 
 export default fp(idempotencyPlugin, { name: 'idempotency', fastify: '5.x', dependencies: ['db', 'auth'] })

@@ -9,6 +9,7 @@ import { localMediaFolder } from '../media/local.js'
 import { createImageQueue } from '../media/queue.js'
 import type { MediaStore } from '../media/store.js'
 import { createStore } from '../media/stores.js'
+import { runPeriodically } from './periodic.js'
 
 export interface Media {
   store: MediaStore
@@ -31,7 +32,7 @@ export interface MediaPluginOptions {
 
 async function mediaPlugin(app: FastifyInstance, { config }: MediaPluginOptions) {
   const store = createStore(config)
-  const limits = { maxBytes: config.maxBytes, maxPixels: config.maxPixels }
+  const limits = { maxBytes: config.maxBytes, maxPixels: config.maxPixels, maxSide: config.maxSide, processTimeoutMs: config.processTimeoutMs }
   const queue = createImageQueue(config.concurrency, config.queueMax)
   app.decorate('media', {
     store,
@@ -70,20 +71,9 @@ async function serveLocalMedia(app: FastifyInstance, config: MediaConfig) {
 
 /** Retries failed deletions in the background; every instance may run it (rows are locked). */
 function startRetryLoop(app: FastifyInstance, intervalMs: number) {
-  let running: Promise<unknown> | undefined
-  const tick = () => {
-    running ??= retryFailedDeletions(app.media.context(app.log))
-      .then((result) => result.deleted + result.failed + result.kept > 0 && app.log.info(result, 'retried media deletions'))
-      .catch((error: unknown) => app.log.warn({ err: error }, 'retrying media deletions failed'))
-      .finally(() => (running = undefined))
-  }
-  let timer: NodeJS.Timeout | undefined
-  app.addHook('onReady', async () => {
-    timer = setInterval(tick, intervalMs).unref()
-  })
-  app.addHook('onClose', async () => {
-    clearInterval(timer)
-    await running
+  runPeriodically(app, intervalMs, 'retrying media deletions failed', async () => {
+    const result = await retryFailedDeletions(app.media.context(app.log))
+    if (result.deleted + result.failed + result.kept > 0) app.log.info(result, 'retried media deletions')
   })
 }
 

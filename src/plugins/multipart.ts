@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest, preValidationAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyMultipart, { type MultipartFile, type MultipartValue } from '@fastify/multipart'
 import { AppError } from '../errors.js'
+import { createAdmission } from '../media/admission.js'
 import { fileTooLarge, readLimited } from '../media/image.js'
 
 declare module 'fastify' {
@@ -20,10 +21,16 @@ declare module 'fastify' {
 
 export interface MultipartOptions {
   maxFileBytes: number
+  /** What the bodies of uploads read at once may hold together. */
+  memoryBudgetBytes: number
+  uploadsPerAddress: number
 }
 
-// Text fields are bounded like a JSON body; a form has no reason for more parts than this.
-const FORM_LIMITS = { fieldNameSize: 100, fieldSize: 1024 * 1024, fields: 30, parts: 40, headerPairs: 100 }
+// Text fields are bounded like a JSON body, all together; a form has no reason for more parts than this.
+const TEXT_BYTES = 1024 * 1024
+const FORM_LIMITS = { fieldNameSize: 100, fieldSize: TEXT_BYTES, fields: 30, parts: 40, headerPairs: 100 }
+// Boundaries and part headers around the file and the text.
+const FRAMING_BYTES = 64 * 1024
 
 const badForm = (code: string, message: string, status = 400) => new AppError(status, code, message)
 
@@ -34,37 +41,57 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
     throwFileSizeLimit: true
   })
   app.decorateRequest('uploads', null as unknown as Record<string, Buffer>)
+  const admission = createAdmission(options.memoryBudgetBytes, options.uploadsPerAddress)
+  const maxBodyBytes = options.maxFileBytes + TEXT_BYTES + FRAMING_BYTES
 
-  app.decorate('multipartForm', (fileFields: readonly string[]) => async (request: FastifyRequest) => {
+  app.decorate('multipartForm', (fileFields: readonly string[]) => async (request: FastifyRequest, reply: FastifyReply) => {
     request.uploads = {}
     if (!request.isMultipart()) {
       // Without a Content-Type there is no schema to validate against: refuse instead of guessing.
       if (request.body === undefined || request.body === null) throw badForm('VALIDATION_ERROR', 'body must be a JSON object or a multipart/form-data form')
       return
     }
-    const fields: Record<string, unknown> = {}
+    // The body is still unread: a form that cannot fit in the budget now is refused unread.
+    const bodyBytes = Math.min(declaredLength(request) ?? maxBodyBytes, maxBodyBytes)
+    reply.raw.once('close', admission.admit(request.ip, bodyBytes))
     try {
-      for await (const part of request.parts({ limits: { files: fileFields.length + 1 } })) {
-        if (part.fieldname in fields || part.fieldname in request.uploads) {
-          discard(part)
-          throw badForm('DUPLICATE_FIELD', `The field "${part.fieldname}" is sent more than once`)
-        }
-        if (part.type === 'file') await acceptFile(part, fileFields, request, fields, options.maxFileBytes)
-        else fields[part.fieldname] = acceptValue(part)
-      }
+      request.body = await readForm(request, fileFields, options.maxFileBytes, bodyBytes)
     } catch (error) {
       throw asFormError(error, options.maxFileBytes)
     }
-    request.body = fields
   })
 }
 
-async function acceptFile(part: MultipartFile, fileFields: readonly string[], request: FastifyRequest, fields: Record<string, unknown>, maxBytes: number) {
+function declaredLength(request: FastifyRequest): number | undefined {
+  const length = Number(request.headers['content-length'])
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined
+}
+
+async function readForm(request: FastifyRequest, fileFields: readonly string[], maxFileBytes: number, bodyBytes: number) {
+  const fields: Record<string, unknown> = {}
+  let textBytes = 0
+  for await (const part of request.parts({ limits: { files: fileFields.length + 1 } })) {
+    if (part.fieldname in fields || part.fieldname in request.uploads) {
+      discard(part)
+      throw badForm('DUPLICATE_FIELD', `The field "${part.fieldname}" is sent more than once`)
+    }
+    if (part.type === 'file') {
+      await acceptFile(part, fileFields, request, fields, maxFileBytes, bodyBytes)
+      continue
+    }
+    fields[part.fieldname] = acceptValue(part)
+    textBytes += Buffer.byteLength(String(part.value))
+    if (textBytes > TEXT_BYTES) throw textTooLarge()
+  }
+  return fields
+}
+
+async function acceptFile(part: MultipartFile, fileFields: readonly string[], request: FastifyRequest, fields: Record<string, unknown>, maxBytes: number, sizeHint: number) {
   if (!fileFields.includes(part.fieldname)) {
     discard(part)
     throw badForm('UNKNOWN_FILE_FIELD', `Unexpected file field "${part.fieldname}"; files are accepted in: ${fileFields.join(', ') || 'none'}`)
   }
-  const bytes = await readLimited(part.file, maxBytes)
+  const bytes = await readLimited(part.file, maxBytes, sizeHint)
   // A form that leaves a file input empty sends an unnamed, empty part: that means "no file".
   if (bytes.length === 0 && part.filename === '') fields[part.fieldname] = ''
   else request.uploads[part.fieldname] = bytes
@@ -76,6 +103,8 @@ function acceptValue(part: MultipartValue): unknown {
   }
   return part.value
 }
+
+const textTooLarge = () => badForm('FIELD_TOO_LARGE', `The text fields are longer than ${TEXT_BYTES} bytes together`, 413)
 
 /** Lets the rest of a refused file stream by, so the request can still be answered. */
 function discard(part: MultipartFile | MultipartValue) {

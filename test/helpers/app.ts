@@ -20,6 +20,9 @@ export async function testConfig(t: TapLike, env: Record<string, string> = {}): 
     ...storage.env,
     MEDIA_ROOT: join(storage.dataDir, 'media-root'),
     MEDIA_RETRY_INTERVAL_MS: '0',
+    // Tests register many users from one address; the limits have tests of their own.
+    REGISTER_RATE_LIMIT: '10000',
+    REGISTER_RATE_LIMIT_GLOBAL: '10000',
     JWT_SECRET: TEST_SECRET,
     ...env
   })

@@ -16,3 +16,9 @@ export function client(app: FastifyInstance) {
     delete: (url: string, who?: TestUser) => app.inject({ method: 'DELETE', url, headers: who?.auth ?? {} })
   }
 }
+
+/** Starts `app` on a free loopback port: requests then travel real HTTP, as its callers' do. */
+export async function listenLocally(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+}

@@ -64,3 +64,63 @@ export const hostile = {
     ])
   }
 }
+
+function pngChunk(type: string, data: Buffer) {
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
+  const length = Buffer.alloc(4)
+  length.writeUInt32BE(data.length)
+  const crc = Buffer.alloc(4)
+  crc.writeUInt32BE(crc32(body) >>> 0)
+  return Buffer.concat([length, body, crc])
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+
+/** A real, complete PNG of blank pixels: `colorType` 0 is 8-bit grey, 3 is a 256-colour palette. */
+export function blankPng(width: number, height: number, colorType: 0 | 3 = 0): Buffer {
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(width, 0)
+  header.writeUInt32BE(height, 4)
+  header.set([8, colorType, 0, 0, 0], 8)
+  // Each row is a filter byte and one byte per pixel, all zero: it deflates to almost nothing.
+  const pixels = deflateSync(Buffer.alloc((width + 1) * height), { level: 9 })
+  const palette = colorType === 3 ? [pngChunk('PLTE', Buffer.from(Array.from({ length: 768 }, (_, i) => (i * 37) & 255)))] : []
+  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', header), ...palette, pngChunk('IDAT', pixels), pngChunk('IEND', Buffer.alloc(0))])
+}
+
+/** A GIF of `frames` frames of one pixel each: about 23 bytes a frame. */
+export function manyFramesGif(frames: number): Buffer {
+  const header = Buffer.from([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255])
+  const frame = Buffer.from([0x21, 0xf9, 0x04, 0, 0, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0x02, 0x02, 0x44, 0x01, 0x00])
+  return Buffer.concat([header, ...Array<Buffer>(frames).fill(frame), Buffer.from([0x3b])])
+}
+
+/** A two-frame animated PNG (acTL, fcTL, fdAT) built on a real PNG, whose first frame is its default image. */
+export async function apng(): Promise<Buffer> {
+  const [first, second] = await Promise.all(['#f00', '#00f'].map((background) => solid(8, 8, background).png().toBuffer()))
+  const chunks = (file: Buffer) => {
+    const found: Array<{ type: string; data: Buffer }> = []
+    for (let at = 8; at < file.length; ) {
+      const length = file.readUInt32BE(at)
+      found.push({ type: file.toString('ascii', at + 4, at + 8), data: file.subarray(at + 8, at + 8 + length) })
+      at += 12 + length
+    }
+    return found
+  }
+  const control = (sequence: number) => {
+    const data = Buffer.alloc(26)
+    data.writeUInt32BE(sequence, 0)
+    data.writeUInt32BE(8, 4)
+    data.writeUInt32BE(8, 8)
+    data.writeUInt16BE(1, 20)
+    data.writeUInt16BE(10, 22)
+    return pngChunk('fcTL', data)
+  }
+  const actl = Buffer.alloc(8)
+  actl.writeUInt32BE(2, 0)
+  const parts = chunks(first!)
+  const ihdr = parts.find((c) => c.type === 'IHDR')!
+  const idat = parts.filter((c) => c.type === 'IDAT').map((c) => pngChunk('IDAT', c.data))
+  const fdat = chunks(second!).filter((c) => c.type === 'IDAT').map((c, i) => pngChunk('fdAT', Buffer.concat([Buffer.from([0, 0, 0, 2 + i]), c.data])))
+  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr.data), pngChunk('acTL', actl), control(0), ...idat, control(1), ...fdat, pngChunk('IEND', Buffer.alloc(0))])
+}

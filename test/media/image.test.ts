@@ -4,7 +4,7 @@ import sharp from 'sharp'
 import { normalizeImage, readLimited } from '../../src/media/image.js'
 import * as images from '../helpers/images.js'
 
-const limits = { maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000 }
+const limits = { maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000, maxSide: 12_000, processTimeoutMs: 5000 }
 
 t.test('each accepted format is re-encoded as itself', async (t) => {
   const cases: Array<[string, () => Promise<Buffer>, string, string]> = [
@@ -92,6 +92,10 @@ t.test('uploads are counted as they arrive and cut at the limit', async (t) => {
     }
   })
   await t.rejects(readLimited(endless, 1024), { statusCode: 413, code: 'FILE_TOO_LARGE' })
+  // Without a declared length the buffer grows as the bytes arrive, and keeps their order.
+  const pieces = [Buffer.alloc(50_000, 1), Buffer.alloc(50_000, 2), Buffer.alloc(50_000, 3)]
+  const grown = await readLimited(Readable.from(pieces), 1 << 20)
+  t.ok(grown.equals(Buffer.concat(pieces)), 'a file larger than the first guess arrives whole')
   t.ok(pulled <= 4, 'stopped reading right after the limit')
   t.ok(endless.destroyed)
   await t.rejects(normalizeImage(Buffer.alloc(1025), { ...limits, maxBytes: 1024 }), { code: 'FILE_TOO_LARGE' })

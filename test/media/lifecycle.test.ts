@@ -25,7 +25,7 @@ function localLister(root: string): Lister {
 }
 
 async function upload() {
-  return { image: await normalizeImage(await images.jpeg(), { maxBytes: 1 << 20, maxPixels: 1 << 20 }), folder: 'covers' }
+  return { image: await normalizeImage(await images.jpeg(), { maxBytes: 1 << 20, maxPixels: 1 << 20, maxSide: 4096, processTimeoutMs: 5000 }), folder: 'covers' }
 }
 
 // A stand-in resource: the user row's email holds an image name, enough to exercise the rules.

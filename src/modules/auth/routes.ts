@@ -1,17 +1,18 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { RateLimitConfig } from '../../config.js'
 import type { UserRow } from '../../db/schema.js'
 import { AppError, forbidden } from '../../errors.js'
 import { errorResponses } from '../../plugins/errors.js'
 import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js'
 import { LoginBody, RegisterBody, Token, User } from './schemas.js'
-import { findUserByUsername, insertUser, normalizeUsername } from './users.js'
+import { findUserByUsername, insertUser, loginKey, normalizeUsername } from './users.js'
 
 export interface AuthRoutesOptions {
   allowRegistration: boolean
   expiresInSeconds: number
-  loginRateLimit: number
+  rateLimits: RateLimitConfig
 }
 
 const toUser = (row: Omit<UserRow, 'passwordHash'>): User => ({
@@ -25,11 +26,39 @@ const toUser = (row: Omit<UserRow, 'passwordHash'>): User => ({
 const invalidCredentials = () =>
   new AppError(401, 'INVALID_CREDENTIALS', 'Unable to log in with the provided credentials')
 
-const tooManyAttempts = (seconds: number) =>
-  new AppError(429, 'RATE_LIMITED', `Too many login attempts for this username, retry in ${seconds} seconds`, { 'Retry-After': String(seconds) })
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
+
+interface Attempt {
+  isAllowed: boolean
+  isExceeded?: boolean
+  max?: number
+  remaining?: number
+  ttlInSeconds?: number
+}
+
+/**
+ * A limit counted by hand (on a key the route only knows later): 429 past it, and its
+ * headers when it is the tighter of the route's limits (the headers describe one limit).
+ */
+function enforce(attempt: Attempt, reply: FastifyReply, what: string) {
+  if (attempt.isAllowed) return
+  const seconds = String(attempt.ttlInSeconds ?? 0)
+  const shown = reply.getHeader('ratelimit-remaining')
+  if (shown === undefined || Number(shown) > (attempt.remaining ?? 0) || attempt.isExceeded) {
+    reply.header('ratelimit-limit', attempt.max).header('ratelimit-remaining', attempt.remaining).header('ratelimit-reset', seconds)
+  }
+  if (attempt.isExceeded) throw new AppError(429, 'RATE_LIMITED', `Too many ${what}, retry in ${seconds} seconds`, { 'Retry-After': seconds })
+}
 
 const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
+  // Each registration costs a memory-hard hash: per address, and all together, so that
+  // neither one client nor a botnet can spend the server's CPU on it.
+  const countRegistration = app.createRateLimit({ max: options.rateLimits.registerGlobal, timeWindow: MINUTE, keyGenerator: () => 'register:all' })
+
   app.post('/register', {
+    config: { rateLimit: { max: options.rateLimits.register, timeWindow: HOUR } },
+    preHandler: async (request, reply) => enforce(await countRegistration(request), reply, 'registrations on this server'),
     // Validate the name as it will be stored: NFKC can lengthen a name or change its characters.
     preValidation: async (request) => {
       const body = request.body as { username?: unknown } | null
@@ -38,9 +67,10 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
     schema: {
       tags: ['auth'],
       summary: 'Create a user account',
-      description: 'Answers 403 when the server runs with `ALLOW_REGISTRATION=false`.',
+      description:
+        'Answers 403 when the server runs with `ALLOW_REGISTRATION=false`. Rate-limited per client address (`REGISTER_RATE_LIMIT` an hour) and for all clients together (`REGISTER_RATE_LIMIT_GLOBAL` a minute): 429 with `Retry-After`.',
       body: RegisterBody,
-      response: { 201: User, ...errorResponses(400, 403, 409, 415) }
+      response: { 201: User, ...errorResponses(400, 403, 409, 415, 429) }
     },
     handler: async (request, reply) => {
       if (!options.allowRegistration) throw forbidden('Registration is closed on this server')
@@ -53,32 +83,29 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
     }
   })
 
-  // Two limits: per client address (before the body is read) and per username (after),
-  // so neither one address nor a botnet can guess one account's password quickly.
-  const countUsernameAttempt = app.createRateLimit({
-    max: options.loginRateLimit,
-    timeWindow: 60_000,
-    keyGenerator: (request) => `login:${normalizeUsername((request.body as LoginBody).username).toLowerCase()}`
+  // Two limits: per client address (before the body is read) and per account (after), so
+  // neither one address nor a botnet can guess one account's password quickly. The account
+  // is its user id once the name resolves, else the name as the database compares it.
+  const countAccountAttempt = app.createRateLimit({
+    max: options.rateLimits.login,
+    timeWindow: MINUTE,
+    keyGenerator: (request) => (request as FastifyRequest & { loginKey: string }).loginKey
   })
-  const limitPerUsername = async (request: FastifyRequest) => {
-    const attempt = await countUsernameAttempt(request)
-    if (!attempt.isAllowed && attempt.isExceeded) throw tooManyAttempts(attempt.ttlInSeconds)
-  }
-
   app.post('/login', {
     // A login changes nothing, so it is safe to retry as it is; replaying it would mean
     // keeping bearer tokens at rest. An Idempotency-Key is accepted and ignored here.
-    config: { rateLimit: { max: options.loginRateLimit, timeWindow: 60_000 }, idempotency: false },
-    preHandler: limitPerUsername,
+    config: { rateLimit: { max: options.rateLimits.login, timeWindow: MINUTE }, idempotency: false },
     schema: {
       tags: ['auth'],
       summary: 'Exchange a username and password for a bearer token',
-      description: 'Rate-limited per client address and per username (429 with `Retry-After`). Safe to retry as it is: an `Idempotency-Key` is ignored, since a login changes nothing.',
+      description: 'Rate-limited per client address and per account, `LOGIN_RATE_LIMIT` a minute each (429 with `Retry-After`). Safe to retry as it is: an `Idempotency-Key` is ignored, since a login changes nothing.',
       body: LoginBody,
       response: { 200: Token, ...errorResponses(400, 401, 415, 429) }
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const user = await findUserByUsername(app.db, request.body.username)
+      const key = user ? `login:user:${user.id}` : await loginKey(app.db, request.body.username)
+      enforce(await countAccountAttempt(Object.assign(request, { loginKey: key })), reply, 'login attempts for this account')
       const valid = await verifyPassword(request.body.password, user?.passwordHash ?? (await decoyHash()))
       if (!user || !valid) throw invalidCredentials()
       const token = app.signToken(user)

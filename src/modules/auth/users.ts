@@ -48,3 +48,10 @@ export async function promoteToAdmin(db: Db, id: number): Promise<UserRow> {
   const [row] = await db.update(users).set({ isAdmin: true }).where(eq(users.id, id)).returning()
   return row!
 }
+
+/** The rate-limit key of a name no user has: the name as the database's lower() sees it. */
+export async function loginKey(db: Db, username: string): Promise<string> {
+  // Both drivers answer a raw statement with its rows.
+  const { rows } = (await db.execute(sql`select lower(${normalizeUsername(username)}) as name`)) as unknown as { rows: { name: string }[] }
+  return `login:name:${rows[0]!.name}`
+}

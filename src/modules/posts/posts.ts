@@ -103,11 +103,12 @@ type NewPost = Omit<typeof posts.$inferInsert, 'slug'>
 
 /**
  * A slug given by the client must be free (409 otherwise); a derived one is made free by
- * numbering, retried in a savepoint if a concurrent request took it first.
+ * numbering. Writers of the same derived slug take turns (a lock held until commit), so
+ * each sees the numbers the others took; a concurrent explicit slug is met by a retry.
  */
 async function insertWithSlug(tx: Db, values: NewPost, explicitSlug: string | undefined): Promise<number> {
   for (let attempt = 1; ; attempt++) {
-    const slug = explicitSlug ?? (await freeSlug(tx, slugFromTitle(values.title)))
+    const slug = explicitSlug ?? (await freeSlug(tx, await lockSlug(tx, slugFromTitle(values.title))))
     try {
       const [row] = await tx.transaction((savepoint) => savepoint.insert(posts).values({ ...values, slug }).returning({ id: posts.id }))
       return row!.id
@@ -121,6 +122,14 @@ async function insertWithSlug(tx: Db, values: NewPost, explicitSlug: string | un
 export function slugFromTitle(title: string): string {
   const slug = slugify(title).slice(0, 190).replace(/-+$/, '')
   return slug === '' ? 'post' : slug
+}
+
+// The first key of the advisory locks that serialize derived slugs (the second is the slug's hash).
+const SLUG_LOCK = 1
+
+async function lockSlug(tx: Db, base: string): Promise<string> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${SLUG_LOCK}, hashtext(${base}))`)
+  return base
 }
 
 async function freeSlug(tx: Db, base: string): Promise<string> {
