@@ -13,10 +13,10 @@ export async function startHelper<T>(file: string, args: string[] = []): Promise
 }
 
 /** Starts the built service (`dist/server.js`) and resolves when `/readyz` answers 200. */
-export async function startService(env: Record<string, string>, port: number): Promise<ChildProcess> {
+export async function startService(env: Record<string, string>, port: number, cwd = root): Promise<ChildProcess> {
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the service under load.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/server.js'], { cwd: root, env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/server.js'], { cwd, env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'inherit'] })
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`)

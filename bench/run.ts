@@ -9,13 +9,16 @@ import { normalizeImage } from '../src/media/image.js'
 import { createImageQueue } from '../src/media/queue.js'
 import { createS3Store } from '../src/media/s3.js'
 import { newMediaName } from '../src/media/store.js'
+import { buildRef, thisBuild, type Build } from './builds.js'
 import { multipartBody, photo } from './images.js'
-import { measure, measureInProcess, type Measure } from './load.js'
+import { measure, measureInProcess, type Load, type Measure } from './load.js'
 import { peakRss, root, startHelper, startService, stop } from './processes.js'
 import { PASSWORD, seed } from './seed.js'
 
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+// Each scenario (and its ceiling) runs this many times, interleaved, so the spread shows the noise.
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2))
 const READ_CONNECTIONS = 10
 const SERVICE_PORT = 3990
 const BUCKET = 'bench-bucket'
@@ -23,12 +26,38 @@ const cores = cpus().length
 // BENCH_ONLY=a,c runs only those scenarios (handy while profiling one of them).
 const only = process.env.BENCH_ONLY?.split(',').map((letter) => `(${letter.trim()})`)
 const selected = (scenario: string) => !only || only.some((prefix) => scenario.startsWith(prefix))
+// `npm run bench -- --compare <git-ref>` measures that commit's build beside this one.
+const compareIndex = process.argv.indexOf('--compare')
+const compareRef = compareIndex === -1 ? undefined : process.argv[compareIndex + 1]
 
-interface Row extends Measure {
+interface Spread {
+  median: number
+  min: number
+  max: number
+}
+
+interface Row {
   scenario: string
+  rps: number
+  rps_spread: string
+  p50_ms: number
+  p99_ms: number
+  errors: number
+  shed_503: number
   ceiling_rps: number
   ratio: number
-  peak_rss_mb: number | null
+  ratio_spread: string
+  peak_rss_mb: number
+  /** With --compare: this build's throughput over the other's, per round. */
+  vs_other?: number
+  vs_other_spread?: string
+  other_rps?: number
+}
+
+interface Target {
+  build: Build
+  base: string
+  pid: number
 }
 
 /** A fresh database on the configured PostgreSQL server, or (with a warning) embedded PGlite. */
@@ -59,8 +88,14 @@ async function main() {
   const endpoint = `http://127.0.0.1:${s3.first.port}`
   const store = createS3Store({ bucket: BUCKET, region: 'us-east-1', endpoint, forcePathStyle: true, timeoutMs: 30_000, prefix: 'media', baseUrl: `${endpoint}/${BUCKET}/media/` })
   const bare = await startHelper<{ port: number }>('./bare-server.ts')
-  let service: Awaited<ReturnType<typeof startService>> | undefined
+  const builds = [thisBuild]
+  const services: Array<Awaited<ReturnType<typeof startService>>> = []
   try {
+    if (compareRef !== undefined) {
+      if (database.url === undefined) throw new Error('--compare runs two services on one database: set BENCH_DATABASE_URL or TEST_DATABASE_URL')
+      console.log(`building ${compareRef} in a temporary work tree...`)
+      builds.push(buildRef(compareRef))
+    }
     console.log('preparing images and seeding...')
     const cover = await photo(640, 480, 90)
     const big = await photo(4000, 3000, 88)
@@ -70,25 +105,14 @@ async function main() {
     const seeded = await seed(opened.db, store, await normalizeImage(cover, limits))
     await opened.close()
 
-    service = await startService(
-      {
-        ...credentials,
-        NODE_ENV: 'production',
-        // As the Docker image runs it: one glibc arena per libvips thread inflates RSS.
-        MALLOC_ARENA_MAX: '2',
-        LOG_LEVEL: 'warn',
-        JWT_SECRET: randomBytes(32).toString('hex'),
-        DATA_DIR: join(work, 'data'),
-        ...(database.url ? { DATABASE_URL: database.url } : {}),
-        S3_BUCKET: BUCKET,
-        S3_ENDPOINT: endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        S3_TIMEOUT_MS: '30000',
-        PUBLIC_URL: `http://127.0.0.1:${SERVICE_PORT}`
-      },
-      SERVICE_PORT
-    )
-    const base = `http://127.0.0.1:${SERVICE_PORT}`
+    const targets: Target[] = []
+    for (const [i, build] of builds.entries()) {
+      const port = SERVICE_PORT + i
+      const child = await startService(serviceEnv(work, database.url, endpoint, port), port, build.dir)
+      services.push(child)
+      targets.push({ build, base: `http://127.0.0.1:${port}`, pid: child.pid! })
+    }
+    const base = targets[0]!.base
     const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: seeded.username, password: PASSWORD }) })
     const { access_token: token } = (await login.json()) as { access_token: string }
 
@@ -103,9 +127,8 @@ async function main() {
     await new Promise((resolve) => bare.child.once('message', resolve))
     for (const [scenario, path] of reads.filter(([scenario]) => selected(scenario))) {
       console.log(`running ${scenario}`)
-      const { result, peakMb } = await peakRss(service.pid!, () => measure({ url: `${base}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS))
-      const ceiling = await measure({ url: `http://127.0.0.1:${bare.first.port}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS)
-      rows.push(row(scenario, result, ceiling, peakMb))
+      const ceiling = () => measure({ url: `http://127.0.0.1:${bare.first.port}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS)
+      rows.push(await rounds(scenario, targets, (target) => ({ url: `${target.base}${path}`, connections: READ_CONNECTIONS }), ceiling))
     }
 
     const uploads: Array<[string, Buffer, number]> = [
@@ -115,35 +138,112 @@ async function main() {
     for (const [scenario, bytes, connections] of uploads.filter(([scenario]) => selected(scenario))) {
       console.log(`running ${scenario} (${Math.round(bytes.length / 1024)} KB)`)
       const form = multipartBody({ title: 'Benchmark book', author: 'Load Generator', price: '12.50' }, { name: 'cover', bytes, filename: 'cover.jpg' })
-      const load = { url: `${base}/api/v1/books`, connections, method: 'POST' as const, headers: { authorization: `Bearer ${token}`, 'content-type': form.contentType }, body: form.body }
-      const { result, peakMb } = await peakRss(service.pid!, () => measure(load, WARMUP, SECONDS))
+      const load = (target: Target): Load => ({ url: `${target.base}/api/v1/books`, connections, method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': form.contentType }, body: form.body })
       // The ceiling: the same normalization (and processing cap) plus PutObject, in this process.
       const queue = createImageQueue(cores, 1000)
-      const ceiling = await measureInProcess(async () => {
-        const image = await queue.run(() => normalizeImage(bytes, limits))
-        await store.put(newMediaName('covers', image.extension), image.data, image.contentType)
-      }, connections, WARMUP, SECONDS)
-      rows.push(row(scenario, result, ceiling, peakMb))
+      const ceiling = () =>
+        measureInProcess(async () => {
+          const image = await queue.run(() => normalizeImage(bytes, limits))
+          await store.put(newMediaName('covers', image.extension), image.data, image.contentType)
+        }, connections, WARMUP, SECONDS)
+      rows.push(await rounds(scenario, targets, load, ceiling))
     }
-    report(rows)
+    report(rows, builds[1]?.label)
   } finally {
-    await stop(service)
+    await Promise.all(services.map((child) => stop(child)))
     await Promise.all([stop(s3.child), stop(bare.child)])
     await database.drop()
+    for (const build of builds) build.remove()
     rmSync(work, { recursive: true, force: true })
   }
 }
 
-function row(scenario: string, result: Measure, ceiling: Measure, peakMb: number): Row {
-  return { scenario, ...result, ceiling_rps: ceiling.rps, ratio: Math.round((result.rps / ceiling.rps) * 100) / 100, peak_rss_mb: peakMb }
+/** The service as production runs it, on the shared database and S3 server. */
+function serviceEnv(work: string, databaseUrl: string | undefined, endpoint: string, port: number): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    NODE_ENV: 'production',
+    // As the Docker image runs it: one glibc arena per libvips thread inflates RSS.
+    MALLOC_ARENA_MAX: '2',
+    LOG_LEVEL: 'warn',
+    JWT_SECRET: SECRET,
+    DATA_DIR: join(work, 'data'),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    S3_BUCKET: BUCKET,
+    S3_ENDPOINT: endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    S3_TIMEOUT_MS: '30000',
+    // The load generator stands for many clients from one address.
+    MEDIA_UPLOADS_PER_ADDRESS: '1000',
+    PUBLIC_URL: `http://127.0.0.1:${port}`
+  }
 }
 
-function report(rows: Row[]) {
+// Every build verifies the tokens of every other: one login serves them all.
+const SECRET = randomBytes(32).toString('hex')
+
+/**
+ * Runs a scenario ROUNDS times: each build in turn (A B A B), then the ceiling, so slow
+ * phases of a shared machine fall on every contender alike.
+ */
+async function rounds(scenario: string, targets: Target[], load: (target: Target) => Load, ceiling: () => Promise<Measure>): Promise<Row> {
+  const runs = targets.map(() => [] as Array<Measure & { peakMb: number }>)
+  const ceilings: Measure[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, target] of targets.entries()) {
+      const { result, peakMb } = await peakRss(target.pid, () => measure(load(target), WARMUP, SECONDS))
+      runs[i]!.push({ ...result, peakMb })
+    }
+    ceilings.push(await ceiling())
+  }
+  const mine = runs[0]!
+  const rps = spread(mine.map((m) => m.rps))
+  const ratios = spread(mine.map((m, i) => (ceilings[i]!.rps > 0 ? m.rps / ceilings[i]!.rps : 0)))
+  const row: Row = {
+    scenario,
+    rps: round1(rps.median),
+    rps_spread: range(rps, 0),
+    p50_ms: spread(mine.map((m) => m.p50_ms)).median,
+    p99_ms: spread(mine.map((m) => m.p99_ms)).median,
+    errors: sum(mine.map((m) => m.errors)),
+    shed_503: sum(mine.map((m) => m.shed_503)),
+    ceiling_rps: round1(spread(ceilings.map((m) => m.rps)).median),
+    ratio: round2(ratios.median),
+    ratio_spread: range(ratios, 2),
+    peak_rss_mb: Math.max(...mine.map((m) => m.peakMb))
+  }
+  const other = runs[1]
+  const measured = other && mine.flatMap((m, i) => (other[i]!.rps > 0 ? [m.rps / other[i]!.rps] : []))
+  if (other && measured && measured.length > 0) {
+    const versus = spread(measured)
+    Object.assign(row, { vs_other: round2(versus.median), vs_other_spread: range(versus, 2), other_rps: round1(spread(other.map((m) => m.rps)).median) })
+  }
+  return row
+}
+
+function spread(values: number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length / 2
+  const median = sorted.length % 2 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+  return { median, min: sorted[0]!, max: sorted.at(-1)! }
+}
+
+const round1 = (value: number) => Math.round(value * 10) / 10
+const round2 = (value: number) => Math.round(value * 100) / 100
+const range = ({ min, max }: Spread, digits: number) => `${min.toFixed(digits)}-${max.toFixed(digits)}`
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
+
+function report(rows: Row[], otherLabel: string | undefined) {
   const machine = { cpus: `${cores} x ${cpus()[0]?.model ?? 'unknown'}`, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, database: process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL ? 'postgresql' : 'pglite' }
-  console.log(`\nmachine: ${machine.cpus}, ${machine.memory_gb} GB, Node ${machine.node}, ${machine.database}; ${SECONDS} s per run after ${WARMUP} s of warm-up\n`)
-  console.table(rows.map(({ scenario, ...figures }) => ({ scenario, ...figures })))
+  console.log(`\nmachine: ${machine.cpus}, ${machine.memory_gb} GB, Node ${machine.node}, ${machine.database}; ${ROUNDS} rounds of ${SECONDS} s per run after ${WARMUP} s of warm-up\n`)
+  console.table(rows.map(({ scenario, vs_other, vs_other_spread, other_rps, ...figures }) => ({ scenario, ...figures, ...(otherLabel ? { [`${otherLabel} rps`]: other_rps, [`this/${otherLabel}`]: vs_other, spread: vs_other_spread } : {}) })))
+  if (otherLabel) {
+    console.log(`this/${otherLabel} is this build's throughput over ${otherLabel}'s, the median of ${ROUNDS} interleaved rounds (their spread beside it)`)
+    return console.log('a comparison is not written to bench/results.json')
+  }
   const results = Object.fromEntries(rows.map(({ scenario, ...figures }) => [scenario, figures]))
-  writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify({ machine, seconds: SECONDS, warmup_seconds: WARMUP, scenarios: results }, null, 2)}\n`)
+  writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify({ machine, rounds: ROUNDS, seconds: SECONDS, warmup_seconds: WARMUP, scenarios: results }, null, 2)}\n`)
   console.log('written to bench/results.json')
 }
 
