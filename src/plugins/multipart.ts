@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyMultipart, { type MultipartFile, type MultipartValue } from '@fastify/multipart'
@@ -44,6 +45,15 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
   const admission = createAdmission(options.memoryBudgetBytes, options.uploadsPerAddress)
   const maxBodyBytes = options.maxFileBytes + TEXT_BYTES + FRAMING_BYTES
 
+  // A client that asks before sending its body (`Expect: 100-continue`, as curl does for
+  // files over 1 MB) is told to go on at once, unless the body is a form: a form gets the
+  // go-ahead only once its upload is admitted, so a refusal costs the client no upload.
+  // Node closes the connection after an answer sent without it.
+  app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    if (!isForm(request.headers['content-type'])) response.writeContinue()
+    app.server.emit('request', request, response)
+  })
+
   app.decorate('multipartForm', (fileFields: readonly string[]) => async (request: FastifyRequest, reply: FastifyReply) => {
     request.uploads = {}
     if (!request.isMultipart()) {
@@ -51,9 +61,15 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
       if (request.body === undefined || request.body === null) throw badForm('VALIDATION_ERROR', 'body must be a JSON object or a multipart/form-data form')
       return
     }
-    // The body is still unread: a form that cannot fit in the budget now is refused unread.
-    const bodyBytes = Math.min(declaredLength(request) ?? maxBodyBytes, maxBodyBytes)
+    // The body is still unread: a form that can never pass, or cannot fit in the budget
+    // now, is refused unread.
+    const declared = declaredLength(request)
+    if (declared !== undefined && declared > maxBodyBytes) {
+      throw badForm('BODY_TOO_LARGE', `The form is larger than ${maxBodyBytes} bytes: files may have ${options.maxFileBytes} bytes, text fields ${TEXT_BYTES} together`, 413)
+    }
+    const bodyBytes = declared ?? maxBodyBytes
     reply.raw.once('close', admission.admit(request.ip, bodyBytes))
+    if (/100-continue/i.test(request.headers.expect ?? '')) reply.raw.writeContinue()
     try {
       request.body = await readForm(request, fileFields, options.maxFileBytes, bodyBytes)
     } catch (error) {
@@ -61,6 +77,8 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
     }
   })
 }
+
+const isForm = (contentType: string | undefined) => /^\s*multipart\/form-data/i.test(contentType ?? '')
 
 function declaredLength(request: FastifyRequest): number | undefined {
   const length = Number(request.headers['content-length'])

@@ -31,7 +31,11 @@ function drip(socket: Socket, body: Buffer, bytesPerSecond: number) {
 }
 
 async function waitFor(condition: () => boolean) {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20))
+  const deadline = Date.now() + 15_000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for an answer')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1])
@@ -118,4 +122,61 @@ t.test('per-address concurrent uploads are capped: 429 TOO_MANY_UPLOADS, other a
   t.same(held.map((connection) => statusOf(connection.received.text)), [201, 201], 'the held uploads finish')
   const again = await app.inject({ method: 'POST', url: '/api/v1/books', payload: form.payload, headers: { ...form.headers, authorization: user.auth.authorization, 'x-forwarded-for': '192.0.2.1' } })
   t.equal(again.statusCode, 201, 'and give their places back')
+})
+
+t.test('a form declaring more than a form may hold is 413 at once, before a byte of it is read', async (t) => {
+  const app = await buildTestApp(t, { MEDIA_MAX_BYTES: '1048576' })
+  const port = await listen(app)
+  const user = await createTestUser(app)
+  const connection = rawConnection(port)
+  connection.socket.write(`POST /api/v1/books HTTP/1.1\r\nHost: x\r\nAuthorization: ${user.auth.authorization}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: ${50 * 1024 * 1024}\r\n\r\n`)
+  await waitFor(() => connection.received.text.includes('}'))
+  t.equal(statusOf(connection.received.text), 413)
+  t.match(connection.received.text, /"code":"BODY_TOO_LARGE"/)
+  connection.socket.destroy()
+})
+
+t.test('a client that waits for 100 Continue sends its upload only once it is admitted', async (t) => {
+  const app = await buildTestApp(t, { MEDIA_MEMORY_BUDGET_MB: '16', MEDIA_MAX_BYTES: '16777216', BODY_MIN_BYTES_PER_SECOND: '0' })
+  const port = await listen(app)
+  const user = await createTestUser(app)
+  const form = multipart([{ name: 'title', value: 'Asked' }, { name: 'author', value: 'First' }, { name: 'price', value: '1' }, { name: 'cover', file: await jpeg(), filename: 'c.jpg' }])
+  const head = (length: number) =>
+    `POST /api/v1/books HTTP/1.1\r\nHost: x\r\nAuthorization: ${user.auth.authorization}\r\nContent-Type: ${form.headers['content-type']}\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`
+
+  const admitted = rawConnection(port)
+  admitted.socket.write(head(form.payload.length))
+  await waitFor(() => admitted.received.text.includes('100 Continue'))
+  t.match(admitted.received.text, /^HTTP\/1\.1 100 Continue\r\n/, 'an admitted upload is told to go on')
+
+  // This one announces the rest of the budget and holds it while it waits.
+  const holder = rawConnection(port)
+  holder.socket.write(head(16 * 1024 * 1024 - form.payload.length - 10))
+  await waitFor(() => holder.received.text.includes('100 Continue'))
+  const refused = rawConnection(port)
+  refused.socket.write(head(form.payload.length))
+  await refused.closed
+  t.equal(statusOf(refused.received.text), 503, 'one that does not fit is answered at once, never told to go on')
+  t.match(refused.received.text, /"code":"SERVER_BUSY"/)
+  t.notMatch(refused.received.text, /100 Continue/)
+
+  const anonymous = rawConnection(port)
+  anonymous.socket.write(head(form.payload.length).replace(/Authorization: [^\r]+\r\n/, ''))
+  await anonymous.closed
+  t.equal(statusOf(anonymous.received.text), 401, 'nor is an upload without credentials')
+
+  holder.socket.destroy()
+  admitted.socket.write(form.payload)
+  await waitFor(() => /HTTP\/1\.1 201/.test(admitted.received.text))
+  t.pass('the admitted upload is created')
+  admitted.socket.destroy()
+
+  const json = rawConnection(port)
+  const body = JSON.stringify({ username: 'asker', email: 'asker@example.com', password: 'long enough password' })
+  json.socket.write(`POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`)
+  await waitFor(() => json.received.text.includes('100 Continue'))
+  json.socket.write(body)
+  await waitFor(() => /HTTP\/1\.1 201/.test(json.received.text))
+  t.pass('a JSON body is told to go on at once')
+  json.socket.destroy()
 })
