@@ -47,6 +47,10 @@ interface Row {
   ceiling_rps: number
   ratio: number
   ratio_spread: string
+  /** Read scenarios: the one-round-trip bound (bench/bound-server.ts) and the ratio to it. */
+  bound_rps?: number
+  ratio_bound?: number
+  ratio_bound_spread?: string
   peak_rss_mb: number
   /** With --compare: this build's throughput over the other's, per round. */
   vs_other?: number
@@ -90,6 +94,7 @@ async function main() {
   const bare = await startHelper<{ port: number }>('./bare-server.ts')
   const builds = [thisBuild]
   const services: Array<Awaited<ReturnType<typeof startService>>> = []
+  let bound: Awaited<ReturnType<typeof startHelper<{ port: number }>>> | undefined
   try {
     if (compareRef !== undefined) {
       if (database.url === undefined) throw new Error('--compare runs two services on one database: set BENCH_DATABASE_URL or TEST_DATABASE_URL')
@@ -120,15 +125,20 @@ async function main() {
     const reads: Array<[string, string]> = [
       ['(a) GET /api/v1/posts?page=1', '/api/v1/posts?page=1'],
       ['(b) GET /api/v1/posts/{id}', `/api/v1/posts/${seeded.postId}`],
-      ['(c) GET /api/v1/books/{id} with 10 reviews', `/api/v1/books/${seeded.bookId}`]
+      ['(c) GET /api/v1/books/{id} with 10 reviews', `/api/v1/books/${seeded.bookId}`],
+      ['(h) GET /api/v1/books?search=number 12', '/api/v1/books?search=number%2012']
     ]
     const answers = await Promise.all(reads.map(async ([, path]) => [path, await (await fetch(`${base}${path}`)).text()] as [string, string]))
     bare.child.send({ answers })
     await new Promise((resolve) => bare.child.once('message', resolve))
+    bound = await startHelper<{ port: number }>('./bound-server.ts', [JSON.stringify(answers.map(([path]) => path)), JSON.stringify(serviceEnv(work, database.url, endpoint, SERVICE_PORT))])
+    const boundBase = `http://127.0.0.1:${bound.first.port}`
+    await checkSameAnswers(answers, boundBase)
     for (const [scenario, path] of reads.filter(([scenario]) => selected(scenario))) {
       console.log(`running ${scenario}`)
       const ceiling = () => measure({ url: `http://127.0.0.1:${bare.first.port}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS)
-      rows.push(await rounds(scenario, targets, (target) => ({ url: `${target.base}${path}`, connections: READ_CONNECTIONS }), ceiling))
+      const oneRoundTrip = () => measure({ url: `${boundBase}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS)
+      rows.push(await rounds(scenario, targets, (target) => ({ url: `${target.base}${path}`, connections: READ_CONNECTIONS }), ceiling, oneRoundTrip))
     }
 
     const uploads: Array<[string, Buffer, number]> = [
@@ -151,7 +161,7 @@ async function main() {
     report(rows, builds[1]?.label)
   } finally {
     await Promise.all(services.map((child) => stop(child)))
-    await Promise.all([stop(s3.child), stop(bare.child)])
+    await Promise.all([stop(s3.child), stop(bare.child), stop(bound?.child)])
     await database.drop()
     for (const build of builds) build.remove()
     rmSync(work, { recursive: true, force: true })
@@ -183,19 +193,29 @@ function serviceEnv(work: string, databaseUrl: string | undefined, endpoint: str
 // Every build verifies the tokens of every other: one login serves them all.
 const SECRET = randomBytes(32).toString('hex')
 
+/** The bound must answer what the service answers, or its figure means nothing. */
+async function checkSameAnswers(answers: Array<[string, string]>, boundBase: string) {
+  for (const [path, body] of answers) {
+    const bound = await (await fetch(`${boundBase}${path}`)).text()
+    if (bound !== body) throw new Error(`the one-round-trip bound answers ${path} differently from the service:\n${bound.slice(0, 300)}\n${body.slice(0, 300)}`)
+  }
+}
+
 /**
- * Runs a scenario ROUNDS times: each build in turn (A B A B), then the ceiling, so slow
- * phases of a shared machine fall on every contender alike.
+ * Runs a scenario ROUNDS times: each build in turn (A B A B), then the ceiling and the
+ * bound, so slow phases of a shared machine fall on every contender alike.
  */
-async function rounds(scenario: string, targets: Target[], load: (target: Target) => Load, ceiling: () => Promise<Measure>): Promise<Row> {
+async function rounds(scenario: string, targets: Target[], load: (target: Target) => Load, ceiling: () => Promise<Measure>, bound?: () => Promise<Measure>): Promise<Row> {
   const runs = targets.map(() => [] as Array<Measure & { peakMb: number }>)
   const ceilings: Measure[] = []
+  const bounds: Measure[] = []
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, target] of targets.entries()) {
       const { result, peakMb } = await peakRss(target.pid, () => measure(load(target), WARMUP, SECONDS))
       runs[i]!.push({ ...result, peakMb })
     }
     ceilings.push(await ceiling())
+    if (bound) bounds.push(await bound())
   }
   const mine = runs[0]!
   const rps = spread(mine.map((m) => m.rps))
@@ -212,6 +232,10 @@ async function rounds(scenario: string, targets: Target[], load: (target: Target
     ratio: round2(ratios.median),
     ratio_spread: range(ratios, 2),
     peak_rss_mb: Math.max(...mine.map((m) => m.peakMb))
+  }
+  if (bounds.length > 0) {
+    const ratios = spread(mine.map((m, i) => m.rps / bounds[i]!.rps))
+    Object.assign(row, { bound_rps: round1(spread(bounds.map((m) => m.rps)).median), ratio_bound: round2(ratios.median), ratio_bound_spread: range(ratios, 2) })
   }
   const other = runs[1]
   const measured = other && mine.flatMap((m, i) => (other[i]!.rps > 0 ? [m.rps / other[i]!.rps] : []))
@@ -237,7 +261,20 @@ const sum = (values: number[]) => values.reduce((total, value) => total + value,
 function report(rows: Row[], otherLabel: string | undefined) {
   const machine = { cpus: `${cores} x ${cpus()[0]?.model ?? 'unknown'}`, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, database: process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL ? 'postgresql' : 'pglite' }
   console.log(`\nmachine: ${machine.cpus}, ${machine.memory_gb} GB, Node ${machine.node}, ${machine.database}; ${ROUNDS} rounds of ${SECONDS} s per run after ${WARMUP} s of warm-up\n`)
-  console.table(rows.map(({ scenario, vs_other, vs_other_spread, other_rps, ...figures }) => ({ scenario, ...figures, ...(otherLabel ? { [`${otherLabel} rps`]: other_rps, [`this/${otherLabel}`]: vs_other, spread: vs_other_spread } : {}) })))
+  console.table(
+    rows.map((row) => ({
+      scenario: row.scenario.slice(0, 36),
+      rps: `${row.rps} (${row.rps_spread})`,
+      p99_ms: row.p99_ms,
+      errors: row.errors,
+      shed_503: row.shed_503,
+      ratio: `${row.ratio} (${row.ratio_spread})`,
+      ratio_bound: row.ratio_bound === undefined ? '' : `${row.ratio_bound} (${row.ratio_bound_spread})`,
+      rss_mb: row.peak_rss_mb,
+      ...(otherLabel ? { [`${otherLabel} rps`]: row.other_rps, [`this/${otherLabel}`]: `${row.vs_other} (${row.vs_other_spread})` } : {})
+    }))
+  )
+  console.log('rps: median (min-max of the rounds); ratio: over the in-memory ceiling; ratio_bound: over the one-round-trip bound; all figures in bench/results.json')
   if (otherLabel) {
     console.log(`this/${otherLabel} is this build's throughput over ${otherLabel}'s, the median of ${ROUNDS} interleaved rounds (their spread beside it)`)
     return console.log('a comparison is not written to bench/results.json')

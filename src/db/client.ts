@@ -43,7 +43,8 @@ export function openDatabase(options: DatabaseOptions): Database {
 // Any fixed number shared by every instance of this service works as the lock key.
 const MIGRATION_LOCK_KEY = 727_310_411
 
-function openPg(connectionString: string, max: number, timeoutMs: number): Database {
+/** The service's connections to PostgreSQL: pipelined lanes for single statements, a pool for transactions. */
+export function openPipelinedPool(connectionString: string, max: number, timeoutMs: number): PipelinedPool {
   const pool = new PipelinedPool({
     connectionString,
     max,
@@ -58,6 +59,11 @@ function openPg(connectionString: string, max: number, timeoutMs: number): Datab
   })
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => {})
+  return pool
+}
+
+function openPg(connectionString: string, max: number, timeoutMs: number): Database {
+  const pool = openPipelinedPool(connectionString, max, timeoutMs)
   const db: Db = drizzlePg(pool, { schema })
   return {
     db,

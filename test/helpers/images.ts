@@ -44,26 +44,15 @@ export const hostile = {
   },
   /** A PNG of a few dozen bytes whose header claims 20000 x 20000 pixels. */
   pixelBomb: () => {
-    const chunk = (type: string, data: Buffer) => {
-      const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
-      const length = Buffer.alloc(4)
-      length.writeUInt32BE(data.length)
-      const crc = Buffer.alloc(4)
-      crc.writeUInt32BE(crc32(body) >>> 0)
-      return Buffer.concat([length, body, crc])
-    }
     const header = Buffer.alloc(13)
     header.writeUInt32BE(20000, 0)
     header.writeUInt32BE(20000, 4)
     header.set([8, 2, 0, 0, 0], 8) // 8-bit RGB, no interlace
-    return Buffer.concat([
-      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-      chunk('IHDR', header),
-      chunk('IDAT', deflateSync(Buffer.alloc(1000))),
-      chunk('IEND', Buffer.alloc(0))
-    ])
+    return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', header), pngChunk('IDAT', deflateSync(Buffer.alloc(1000))), pngChunk('IEND', Buffer.alloc(0))])
   }
 }
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 
 function pngChunk(type: string, data: Buffer) {
   const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
@@ -73,8 +62,6 @@ function pngChunk(type: string, data: Buffer) {
   crc.writeUInt32BE(crc32(body) >>> 0)
   return Buffer.concat([length, body, crc])
 }
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 
 /** A real, complete PNG of blank pixels: `colorType` 0 is 8-bit grey, 3 is a 256-colour palette. */
 export function blankPng(width: number, height: number, colorType: 0 | 3 = 0): Buffer {
