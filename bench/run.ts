@@ -274,14 +274,14 @@ function report(rows: Row[], otherLabel: string | undefined) {
       ...(otherLabel ? { [`${otherLabel} rps`]: row.other_rps, [`this/${otherLabel}`]: `${row.vs_other} (${row.vs_other_spread})` } : {})
     }))
   )
-  console.log('rps: median (min-max of the rounds); ratio: over the in-memory ceiling; ratio_bound: over the one-round-trip bound; all figures in bench/results.json')
+  console.log('rps: median (min-max of the rounds); ratio: over the in-memory ceiling; ratio_bound: over the one-round-trip bound')
   if (otherLabel) {
     console.log(`this/${otherLabel} is this build's throughput over ${otherLabel}'s, the median of ${ROUNDS} interleaved rounds (their spread beside it)`)
     return console.log('a comparison is not written to bench/results.json')
   }
   const results = Object.fromEntries(rows.map(({ scenario, ...figures }) => [scenario, figures]))
   writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify({ machine, rounds: ROUNDS, seconds: SECONDS, warmup_seconds: WARMUP, scenarios: results }, null, 2)}\n`)
-  console.log('written to bench/results.json')
+  console.log('every figure is written to bench/results.json')
 }
 
 await main()
