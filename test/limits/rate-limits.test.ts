@@ -95,3 +95,21 @@ t.test('a window starts with its first hit, ends on the database clock, and ende
   t.equal(await pruneRateLimits(app.db), 1, 'only the ended window is pruned')
   t.match(await countHit(app.db, 'probe', 200), { current: 2 }, 'the running window is kept')
 })
+
+t.test('concurrent hits are each counted once: exactly the limit passes', async (t) => {
+  const app = await buildTestApp(t, { LOGIN_RATE_LIMIT: '5' })
+  const base = await listenLocally(app)
+  const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${base}/api/v1/auth/login`, json({ username: `racer${i}`, password: 'guess' }, '192.0.2.70')).then((r) => r.status)))
+  t.equal(statuses.filter((status) => status === 401).length, 5, 'five attempts reach the password check')
+  t.equal(statuses.filter((status) => status === 429).length, 15, 'the rest are refused')
+})
+
+t.test('with the database down, limited routes answer 503 instead of running unlimited', async (t) => {
+  const app = await buildTestApp(t)
+  await app.database.close()
+  for (const [path, body] of [['/login', { username: 'someone', password: 'guess' }], ['/register', registration('late')]] as const) {
+    const response = await app.inject({ method: 'POST', url: `/api/v1/auth${path}`, payload: body })
+    t.equal(response.statusCode, 503, `${path}: 503`)
+    t.equal(response.json().code, 'DATABASE_UNAVAILABLE')
+  }
+})
