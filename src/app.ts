@@ -6,13 +6,13 @@ import type { Config } from './config.js'
 import { notFound } from './errors.js'
 import authPlugin from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
-import errorsPlugin, { handleError } from './plugins/errors.js'
+import errorsPlugin, { handleError, writeRawError } from './plugins/errors.js'
 import idempotencyPlugin from './plugins/idempotency.js'
 import mediaPlugin from './plugins/media.js'
 import multipartPlugin from './plugins/multipart.js'
 import openApiPlugin from './plugins/openapi.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
-import slowBodies, { writeRawError } from './plugins/slow-bodies.js'
+import slowBodies from './plugins/slow-bodies.js'
 import wellFormedText from './plugins/well-formed-text.js'
 import securityHeaders from './plugins/security-headers.js'
 import authRoutes from './modules/auth/routes.js'
@@ -52,8 +52,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       handleError(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? notFound() : error, request, reply),
     // Requests Node's HTTP parser refuses never reach Fastify; answer them in the same shape.
     clientErrorHandler: (error, socket) => {
-      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawError(socket, 408, 'Request Timeout', 'REQUEST_TIMEOUT', 'The request took too long to arrive')
-      else writeRawError(socket, 400, 'Bad Request', 'BAD_REQUEST', 'The request could not be parsed')
+      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawError(socket, 408, 'REQUEST_TIMEOUT', 'The request took too long to arrive')
+      else writeRawError(socket, 400, 'BAD_REQUEST', 'The request could not be parsed')
     },
     // `example` and the `binary` format (file fields of forms) are OpenAPI documentation,
     // not validation: let the validator accept them. `verbose` keeps the failing schema on

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
@@ -64,7 +65,7 @@ const statusCodes: Record<number, string> = {
 
 const statusText: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  406: 'Not Acceptable', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
+  406: 'Not Acceptable', 408: 'Request Timeout', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
   422: 'Unprocessable Entity', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable'
 }
 
@@ -129,6 +130,17 @@ function isRejectedText(error: unknown): boolean {
  * What goes to the log: a failed query (and, with PGlite, the driver's error too) carries
  * its parameters, a password hash say; only the database's diagnosis is kept.
  */
+/**
+ * The error shape written straight to a socket and the connection closed, for requests the
+ * framework does not handle (unparsable, or cut for arriving too slowly).
+ */
+export function writeRawError(socket: Socket, statusCode: number, code: string, message: string) {
+  const status = statusText[statusCode] ?? 'Error'
+  const body = JSON.stringify({ statusCode, code, error: status, message })
+  if (socket.writable) socket.end(`HTTP/1.1 ${statusCode} ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  socket.destroySoon()
+}
+
 export function loggable(error: Error): object {
   if (!(error instanceof DrizzleQueryError)) return error
   const cause = (error.cause ?? {}) as Record<string, unknown>

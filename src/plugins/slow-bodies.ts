@@ -1,6 +1,6 @@
-import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { writeRawError } from './errors.js'
 
 export interface SlowBodyOptions {
   /** The slowest average rate a request body may arrive at; 0 disables the check. */
@@ -15,13 +15,6 @@ interface Arrival {
   reply: FastifyReply
   startedAt: number
   bytesAtStart: number
-}
-
-/** An answer written straight to the socket, for requests the framework no longer handles. */
-export function writeRawError(socket: Socket, statusCode: number, status: string, code: string, message: string) {
-  const body = JSON.stringify({ statusCode, code, error: status, message })
-  if (socket.writable) socket.end(`HTTP/1.1 ${statusCode} ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
-  socket.destroySoon()
 }
 
 const hasBody = (request: FastifyRequest) =>
@@ -57,7 +50,7 @@ async function slowBodies(app: FastifyInstance, options: SlowBodyOptions) {
       else if (elapsedMs > graceMs && socket.bytesRead - bytesAtStart < (options.minBytesPerSecond * elapsedMs) / 1000) {
         arriving.delete(arrival)
         request.log.info({ bytes: socket.bytesRead - bytesAtStart, elapsedMs }, 'request body too slow: closing the connection')
-        if (!reply.raw.headersSent) writeRawError(socket, 408, 'Request Timeout', 'REQUEST_TIMEOUT', `The request body arrived slower than ${options.minBytesPerSecond} bytes per second`)
+        if (!reply.raw.headersSent) writeRawError(socket, 408, 'REQUEST_TIMEOUT', `The request body arrived slower than ${options.minBytesPerSecond} bytes per second`)
         else socket.destroy()
       }
     }
