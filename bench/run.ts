@@ -52,6 +52,10 @@ interface Row {
   ratio_bound?: number
   ratio_bound_spread?: string
   peak_rss_mb: number
+  /** CPU time the service process spent per answer (µs, all threads; the median of the rounds). */
+  cpu_us?: number
+  /** The same for the bound's process: what the service spends beyond it is its own work. */
+  bound_cpu_us?: number
   /** With --compare: this build's throughput over the other's, per round. */
   vs_other?: number
   vs_other_spread?: string
@@ -136,8 +140,8 @@ async function main() {
     await checkSameAnswers(answers, boundBase)
     for (const [scenario, path] of reads.filter(([scenario]) => selected(scenario))) {
       console.log(`running ${scenario}`)
-      const ceiling = () => measure({ url: `http://127.0.0.1:${bare.first.port}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS)
-      const oneRoundTrip = () => measure({ url: `${boundBase}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS)
+      const ceiling = () => measure({ url: `http://127.0.0.1:${bare.first.port}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS, bare.child.pid)
+      const oneRoundTrip = () => measure({ url: `${boundBase}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS, bound?.child.pid)
       rows.push(await rounds(scenario, targets, (target) => ({ url: `${target.base}${path}`, connections: READ_CONNECTIONS }), ceiling, oneRoundTrip))
     }
 
@@ -211,7 +215,7 @@ async function rounds(scenario: string, targets: Target[], load: (target: Target
   const bounds: Measure[] = []
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, target] of targets.entries()) {
-      const { result, peakMb } = await peakRss(target.pid, () => measure(load(target), WARMUP, SECONDS))
+      const { result, peakMb } = await peakRss(target.pid, () => measure(load(target), WARMUP, SECONDS, target.pid))
       runs[i]!.push({ ...result, peakMb })
     }
     ceilings.push(await ceiling())
@@ -231,11 +235,12 @@ async function rounds(scenario: string, targets: Target[], load: (target: Target
     ceiling_rps: round1(spread(ceilings.map((m) => m.rps)).median),
     ratio: round2(ratios.median),
     ratio_spread: range(ratios, 2),
-    peak_rss_mb: Math.max(...mine.map((m) => m.peakMb))
+    peak_rss_mb: Math.max(...mine.map((m) => m.peakMb)),
+    ...medianOf('cpu_us', mine)
   }
   if (bounds.length > 0) {
     const ratios = spread(mine.map((m, i) => m.rps / bounds[i]!.rps))
-    Object.assign(row, { bound_rps: round1(spread(bounds.map((m) => m.rps)).median), ratio_bound: round2(ratios.median), ratio_bound_spread: range(ratios, 2) })
+    Object.assign(row, { bound_rps: round1(spread(bounds.map((m) => m.rps)).median), ratio_bound: round2(ratios.median), ratio_bound_spread: range(ratios, 2), ...medianOf('bound_cpu_us', bounds) })
   }
   const other = runs[1]
   const measured = other && mine.flatMap((m, i) => (other[i]!.rps > 0 ? [m.rps / other[i]!.rps] : []))
@@ -251,6 +256,12 @@ function spread(values: number[]): Spread {
   const middle = sorted.length / 2
   const median = sorted.length % 2 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2
   return { median, min: sorted[0]!, max: sorted.at(-1)! }
+}
+
+/** `{ [name]: median cpu_us }` when every run measured it. */
+function medianOf(name: 'cpu_us' | 'bound_cpu_us', runs: Measure[]) {
+  const values = runs.flatMap((m) => (m.cpu_us === undefined ? [] : [m.cpu_us]))
+  return values.length === runs.length ? { [name]: Math.round(spread(values).median) } : {}
 }
 
 const round1 = (value: number) => Math.round(value * 10) / 10
@@ -270,11 +281,12 @@ function report(rows: Row[], otherLabel: string | undefined) {
       shed_503: row.shed_503,
       ratio: `${row.ratio} (${row.ratio_spread})`,
       ratio_bound: row.ratio_bound === undefined ? '' : `${row.ratio_bound} (${row.ratio_bound_spread})`,
+      cpu_us: row.cpu_us === undefined ? '' : `${row.cpu_us}${row.bound_cpu_us === undefined ? '' : ` / ${row.bound_cpu_us}`}`,
       rss_mb: row.peak_rss_mb,
       ...(otherLabel ? { [`${otherLabel} rps`]: row.other_rps, [`this/${otherLabel}`]: `${row.vs_other} (${row.vs_other_spread})` } : {})
     }))
   )
-  console.log('rps: median (min-max of the rounds); ratio: over the in-memory ceiling; ratio_bound: over the one-round-trip bound')
+  console.log('rps: median (min-max of the rounds); ratio: over the in-memory ceiling; ratio_bound: over the one-round-trip bound; cpu_us: CPU time of the service per answer (/ of the bound)')
   if (otherLabel) {
     console.log(`this/${otherLabel} is this build's throughput over ${otherLabel}'s, the median of ${ROUNDS} interleaved rounds (their spread beside it)`)
     return console.log('a comparison is not written to bench/results.json')
