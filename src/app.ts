@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import fastifyCors from '@fastify/cors'
 import type { Config } from './config.js'
-import { notFound } from './errors.js'
+import { notFound } from './errors/app-error.js'
 import authPlugin from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin, { handleError, writeRawError } from './plugins/errors.js'
@@ -52,8 +52,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       handleError(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? notFound() : error, request, reply),
     // Requests Node's HTTP parser refuses never reach Fastify; answer them in the same shape.
     clientErrorHandler: (error, socket) => {
-      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawError(socket, 408, 'REQUEST_TIMEOUT', 'The request took too long to arrive')
-      else writeRawError(socket, 400, 'BAD_REQUEST', 'The request could not be parsed')
+      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawError(socket, 'REQUEST_TIMEOUT', 'The request took too long to arrive')
+      else writeRawError(socket, 'BAD_REQUEST', 'The request could not be parsed')
     },
     // `example` and the `binary` format (file fields of forms) are OpenAPI documentation,
     // not validation: let the validator accept them. `verbose` keeps the failing schema on

@@ -1,7 +1,8 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, readEnvironment } from './config.js'
-import { isDatabaseUnavailable, StartupError } from './errors.js'
+import { isDatabaseUnavailable } from './db/errors.js'
+import { StartupError } from './errors/app-error.js'
 import { withJwtSecret } from './secrets.js'
 
 async function main() {

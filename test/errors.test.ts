@@ -1,6 +1,11 @@
+import { readFileSync } from 'node:fs'
+import { STATUS_CODES } from 'node:http'
 import t from 'tap'
-import { AppError, isDatabaseUnavailable, violatedConstraint } from '../src/errors.js'
-import { describeError } from '../src/plugins/errors.js'
+import { errorCodes, errorSpec } from '../src/errors/catalogue.js'
+import { ErrorResponse } from '../src/errors/schema.js'
+import { AppError } from '../src/errors/app-error.js'
+import { isDatabaseUnavailable, violatedConstraint } from '../src/db/errors.js'
+import { describeError } from '../src/errors/public-error.js'
 import { verifyPassword, hashPassword } from '../src/modules/auth/passwords.js'
 
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code })
@@ -25,7 +30,7 @@ t.test('unique violations name their constraint', async (t) => {
 })
 
 t.test('the public shape of any error', async (t) => {
-  t.match(describeError(new AppError(409, 'TITLE_TAKEN', 'taken'), 'r1'), { statusCode: 409, code: 'TITLE_TAKEN' })
+  t.match(describeError(new AppError('TITLE_TAKEN', 'taken'), 'r1'), { statusCode: 409, code: 'TITLE_TAKEN' })
   t.match(describeError(withCode('ECONNREFUSED'), 'r1'), { statusCode: 503, code: 'DATABASE_UNAVAILABLE', headers: { 'Retry-After': '5' } })
   t.match(describeError(Object.assign(new Error('Method not allowed'), { statusCode: 405, code: 'X' }), 'r1'), { statusCode: 405, code: 'METHOD_NOT_ALLOWED' })
   t.match(describeError(Object.assign(new Error('Teapot'), { statusCode: 418, code: 'X' }), 'r1'), { statusCode: 418, code: 'BAD_REQUEST' })
@@ -34,6 +39,19 @@ t.test('the public shape of any error', async (t) => {
     code: 'INTERNAL_ERROR',
     message: 'The server failed to handle this request (request id r2)'
   })
+})
+
+t.test('the catalogue is the one list of codes', async (t) => {
+  t.same(ErrorResponse.properties.code.enum, errorCodes, 'the error schema enumerates the catalogue')
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const table = readme.slice(readme.indexOf('- **Errors**'), readme.indexOf('No stack trace'))
+  const documented = new Set(table.match(/`[A-Z][A-Z_]+`/g)?.map((code) => code.slice(1, -1)))
+  t.same([...documented].sort(), [...errorCodes].sort(), "the README's error table lists every code, and only those")
+  for (const code of errorCodes) {
+    const { status, message } = errorSpec(code)
+    t.ok(STATUS_CODES[status] && status >= 400, `${code} has an HTTP error status`)
+    t.match(new AppError(code), { statusCode: status, code, message }, `${code} is thrown with its status and default message`)
+  }
 })
 
 t.test('password hashes', async (t) => {

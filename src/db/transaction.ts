@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
-import { isDatabaseUnavailable } from '../errors.js'
+import { isDatabaseUnavailable } from './errors.js'
 import type { Db } from './client.js'
 import * as schema from './schema.js'
 

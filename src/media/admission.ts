@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/app-error.js'
 
 export interface Admission {
   /**
@@ -23,12 +23,12 @@ export function createAdmission(budgetBytes: number, perAddress: number): Admiss
     admit(address, bytes) {
       const uploads = uploadsByAddress.get(address) ?? 0
       if (uploads >= perAddress) {
-        throw new AppError(429, 'TOO_MANY_UPLOADS', `At most ${perAddress} uploads per client may be in progress at once`, { 'Retry-After': RETRY_AFTER_SECONDS })
+        throw new AppError('TOO_MANY_UPLOADS', `At most ${perAddress} uploads per client may be in progress at once`, { 'Retry-After': RETRY_AFTER_SECONDS })
       }
       // One upload larger than the whole budget still passes, alone.
       const cost = Math.min(bytes, budgetBytes)
       if (used + cost > budgetBytes) {
-        throw new AppError(503, 'SERVER_BUSY', 'Too many uploads are in progress, try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS })
+        throw new AppError('SERVER_BUSY', 'Too many uploads are in progress, try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS })
       }
       used += cost
       uploadsByAddress.set(address, uploads + 1)

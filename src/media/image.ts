@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import { fileTypeFromBuffer } from 'file-type'
 import sharp from 'sharp'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/app-error.js'
 
 // libvips' operation cache trades memory for speed on repeated work; uploads never repeat.
 sharp.cache(false)
@@ -41,7 +41,7 @@ const formats: Record<string, Format> = {
 }
 
 export const fileTooLarge = (maxBytes: number) =>
-  new AppError(413, 'FILE_TOO_LARGE', `The file is larger than the limit of ${maxBytes} bytes`)
+  new AppError('FILE_TOO_LARGE', `The file is larger than the limit of ${maxBytes} bytes`)
 
 /**
  * Reads an upload into memory, failing with 413 as soon as it passes `maxBytes`
@@ -71,7 +71,7 @@ function grow(buffer: Buffer, used: number, size: number): Buffer {
   return bigger
 }
 
-const invalidImage = () => new AppError(422, 'INVALID_IMAGE', 'The file is not a valid image: it is truncated or corrupt')
+const invalidImage = () => new AppError('INVALID_IMAGE', 'The file is not a valid image: it is truncated or corrupt')
 
 /**
  * Untrusted bytes in, a clean image out: the type is decided from the bytes, the size is
@@ -83,7 +83,7 @@ export async function normalizeImage(bytes: Buffer, limits: ImageLimits): Promis
   const mime = await sniffType(bytes)
   const format = mime && formats[mime]
   if (!format) {
-    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Images must be JPEG, PNG, WEBP, GIF or AVIF')
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Images must be JPEG, PNG, WEBP, GIF or AVIF')
   }
   const options: sharp.SharpOptions = { animated: format.animated, failOn: 'error', limitInputPixels: limits.maxPixels }
   await refuseHugeImages(bytes, options, limits)
@@ -112,11 +112,11 @@ async function sniffType(bytes: Buffer): Promise<string | undefined> {
 }
 
 const imageTooComplex = (timeoutMs: number) =>
-  new AppError(422, 'IMAGE_TOO_COMPLEX', `The image takes longer than ${timeoutMs} ms to process`)
+  new AppError('IMAGE_TOO_COMPLEX', `The image takes longer than ${timeoutMs} ms to process`)
 
 const isTimeout = (error: unknown) => error instanceof Error && /^timeout: /.test(error.message)
 
-const imageTooLarge = (message: string) => new AppError(422, 'IMAGE_TOO_LARGE', message)
+const imageTooLarge = (message: string) => new AppError('IMAGE_TOO_LARGE', message)
 const tooManyPixels = (maxPixels: number) => imageTooLarge(`The image has more than ${maxPixels} pixels`)
 
 const isPixelLimitError = (error: unknown) => error instanceof Error && /pixel limit/i.test(error.message)

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/app-error.js'
 
 export interface ImageQueue {
   /** Runs `task` when a slot is free; refuses at once with 503 when the waiting line is full. */
@@ -15,7 +15,7 @@ export function createImageQueue(concurrency: number, queueMax: number): ImageQu
   return {
     run(task) {
       if (limit.activeCount >= concurrency && limit.pendingCount >= queueMax) {
-        return Promise.reject(new AppError(503, 'SERVER_BUSY', 'Too many images are being processed, try again shortly', { 'Retry-After': '2' }))
+        return Promise.reject(new AppError('SERVER_BUSY', 'Too many images are being processed, try again shortly', { 'Retry-After': '2' }))
       }
       return limit(task)
     }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/app-error.js'
 
 /**
  * Where images live. Names are relative to the media prefix (`post_images/<uuid>.jpg`):
@@ -31,4 +31,4 @@ export function assertMediaName(name: string): void {
 }
 
 export const storageUnavailable = () =>
-  new AppError(503, 'STORAGE_UNAVAILABLE', 'The media store is unavailable, try again later', { 'Retry-After': '5' })
+  new AppError('STORAGE_UNAVAILABLE', 'The media store is unavailable, try again later', { 'Retry-After': '5' })

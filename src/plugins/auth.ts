@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import { eq } from 'drizzle-orm'
 import { users, type UserRow } from '../db/schema.js'
-import { AppError, forbidden, unauthorized } from '../errors.js'
+import { AppError, forbidden, unauthorized } from '../errors/app-error.js'
 
 /** The caller, as loaded from the database on every request: never a stale token claim. */
 export type AuthUser = Omit<UserRow, 'passwordHash'>
@@ -53,11 +53,11 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
     try {
       payload = await request.jwtVerify<{ sub: string }>()
     } catch {
-      throw new AppError(401, 'UNAUTHORIZED', 'The token is invalid or expired', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
+      throw new AppError('UNAUTHORIZED', 'The token is invalid or expired', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
     }
     const sub: unknown = payload.sub
     const user = typeof sub === 'string' && /^[1-9][0-9]{0,9}$/.test(sub) ? await findAuthUser(app, Number(sub)) : undefined
-    if (!user) throw new AppError(401, 'UNAUTHORIZED', 'The token belongs to no existing user', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
+    if (!user) throw new AppError('UNAUTHORIZED', 'The token belongs to no existing user', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
     request.user = user
     request.viewer = user
   })

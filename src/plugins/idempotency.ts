@@ -5,8 +5,8 @@ import { Type } from '@sinclair/typebox'
 import { and, eq, isNull, sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { idempotencyKeys } from '../db/schema.js'
-import { AppError } from '../errors.js'
-import { errorResponses } from './errors.js'
+import { AppError } from '../errors/app-error.js'
+import { errorResponses } from '../errors/schema.js'
 import { runPeriodically } from './periodic.js'
 
 /** What a write answers: recorded in the write's own transaction when it carries an `Idempotency-Key`. */
@@ -59,8 +59,8 @@ const IdempotencyHeaders = Type.Object({
   )
 })
 
-const reused = () => new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different request; use a new key for a new request')
-const inUse = () => new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly', { 'Retry-After': '1' })
+const reused = () => new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different request; use a new key for a new request')
+const inUse = () => new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly', { 'Retry-After': '1' })
 
 /** The method, the path with its query, and the body, uploads included: what makes two requests "the same". */
 function fingerprint(request: FastifyRequest): string {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyMultipart, { type MultipartFile, type MultipartValue } from '@fastify/multipart'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/app-error.js'
 import { createAdmission } from '../media/admission.js'
 import { fileTooLarge, readLimited } from '../media/image.js'
 
@@ -33,7 +33,6 @@ const FORM_LIMITS = { fieldNameSize: 100, fieldSize: TEXT_BYTES, fields: 30, par
 // Boundaries and part headers around the file and the text.
 const FRAMING_BYTES = 64 * 1024
 
-const badForm = (code: string, message: string, status = 400) => new AppError(status, code, message)
 
 async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) {
   await app.register(fastifyMultipart, {
@@ -58,14 +57,14 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
     request.uploads = {}
     if (!request.isMultipart()) {
       // Without a Content-Type there is no schema to validate against: refuse instead of guessing.
-      if (request.body === undefined || request.body === null) throw badForm('VALIDATION_ERROR', 'body must be a JSON object or a multipart/form-data form')
+      if (request.body === undefined || request.body === null) throw new AppError('VALIDATION_ERROR', 'body must be a JSON object or a multipart/form-data form')
       return
     }
     // The body is still unread: a form that can never pass, or cannot fit in the budget
     // now, is refused unread.
     const declared = declaredLength(request)
     if (declared !== undefined && declared > maxBodyBytes) {
-      throw badForm('BODY_TOO_LARGE', `The form is larger than ${maxBodyBytes} bytes: files may have ${options.maxFileBytes} bytes, text fields ${TEXT_BYTES} together`, 413)
+      throw new AppError('BODY_TOO_LARGE', `The form is larger than ${maxBodyBytes} bytes: files may have ${options.maxFileBytes} bytes, text fields ${TEXT_BYTES} together`)
     }
     const bodyBytes = declared ?? maxBodyBytes
     reply.raw.once('close', admission.admit(request.ip, bodyBytes))
@@ -91,7 +90,7 @@ async function readForm(request: FastifyRequest, fileFields: readonly string[], 
   for await (const part of request.parts({ limits: { files: fileFields.length + 1 } })) {
     if (part.fieldname in fields || part.fieldname in request.uploads) {
       discard(part)
-      throw badForm('DUPLICATE_FIELD', `The field "${part.fieldname}" is sent more than once`)
+      throw new AppError('DUPLICATE_FIELD', `The field "${part.fieldname}" is sent more than once`)
     }
     if (part.type === 'file') {
       await acceptFile(part, fileFields, request, fields, maxFileBytes, bodyBytes)
@@ -107,7 +106,7 @@ async function readForm(request: FastifyRequest, fileFields: readonly string[], 
 async function acceptFile(part: MultipartFile, fileFields: readonly string[], request: FastifyRequest, fields: Record<string, unknown>, maxBytes: number, sizeHint: number) {
   if (!fileFields.includes(part.fieldname)) {
     discard(part)
-    throw badForm('UNKNOWN_FILE_FIELD', `Unexpected file field "${part.fieldname}"; files are accepted in: ${fileFields.join(', ') || 'none'}`)
+    throw new AppError('UNKNOWN_FILE_FIELD', `Unexpected file field "${part.fieldname}"; files are accepted in: ${fileFields.join(', ') || 'none'}`)
   }
   const bytes = await readLimited(part.file, maxBytes, sizeHint)
   // A form that leaves a file input empty sends an unnamed, empty part: that means "no file".
@@ -117,12 +116,12 @@ async function acceptFile(part: MultipartFile, fileFields: readonly string[], re
 
 function acceptValue(part: MultipartValue): unknown {
   if (part.valueTruncated || part.fieldnameTruncated) {
-    throw badForm('FIELD_TOO_LARGE', `The field "${part.fieldname}" is longer than ${FORM_LIMITS.fieldSize} bytes`, 413)
+    throw new AppError('FIELD_TOO_LARGE', `The field "${part.fieldname}" is longer than ${FORM_LIMITS.fieldSize} bytes`)
   }
   return part.value
 }
 
-const textTooLarge = () => badForm('FIELD_TOO_LARGE', `The text fields are longer than ${TEXT_BYTES} bytes together`, 413)
+const textTooLarge = () => new AppError('FIELD_TOO_LARGE', `The text fields are longer than ${TEXT_BYTES} bytes together`)
 
 /** Lets the rest of a refused file stream by, so the request can still be answered. */
 function discard(part: MultipartFile | MultipartValue) {
@@ -133,8 +132,8 @@ function asFormError(error: unknown, maxFileBytes: number): Error {
   if (error instanceof AppError) return error
   const { code, statusCode, message } = error as { code?: string; statusCode?: number; message?: string }
   if (code === 'FST_REQ_FILE_TOO_LARGE') return fileTooLarge(maxFileBytes)
-  if (statusCode === 413) return badForm('TOO_MANY_PARTS', `The form has too many parts (at most ${FORM_LIMITS.parts}, ${FORM_LIMITS.fields} text fields)`, 413)
-  return badForm('INVALID_MULTIPART', `The multipart body is malformed: ${message ?? 'unreadable'}`)
+  if (statusCode === 413) return new AppError('TOO_MANY_PARTS', `The form has too many parts (at most ${FORM_LIMITS.parts}, ${FORM_LIMITS.fields} text fields)`)
+  return new AppError('INVALID_MULTIPART', `The multipart body is malformed: ${message ?? 'unreadable'}`)
 }
 
 export default fp(multipartPlugin, { name: 'multipart', fastify: '5.x' })

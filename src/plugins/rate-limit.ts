@@ -4,7 +4,7 @@ import fastifyRateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limi
 import { sql } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { rateLimits } from '../db/schema.js'
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/app-error.js'
 import { runPeriodically } from './periodic.js'
 
 const PRUNE_INTERVAL_MS = 60_000
@@ -76,7 +76,7 @@ async function rateLimitPlugin(app: FastifyInstance) {
       }
     } as never,
     errorResponseBuilder: (_request, context) =>
-      new AppError(429, 'RATE_LIMITED', `Too many requests, retry in ${context.after}`, { 'Retry-After': String(Math.ceil(context.ttl / 1000)) })
+      new AppError('RATE_LIMITED', `Too many requests, retry in ${context.after}`, { 'Retry-After': String(Math.ceil(context.ttl / 1000)) })
   })
   runPeriodically(app, PRUNE_INTERVAL_MS, 'pruning ended rate-limit windows failed', () => pruneRateLimits(db))
 }

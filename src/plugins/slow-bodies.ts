@@ -50,7 +50,7 @@ async function slowBodies(app: FastifyInstance, options: SlowBodyOptions) {
       else if (elapsedMs > graceMs && socket.bytesRead - bytesAtStart < (options.minBytesPerSecond * elapsedMs) / 1000) {
         arriving.delete(arrival)
         request.log.info({ bytes: socket.bytesRead - bytesAtStart, elapsedMs }, 'request body too slow: closing the connection')
-        if (!reply.raw.headersSent) writeRawError(socket, 408, 'REQUEST_TIMEOUT', `The request body arrived slower than ${options.minBytesPerSecond} bytes per second`)
+        if (!reply.raw.headersSent) writeRawError(socket, 'REQUEST_TIMEOUT', `The request body arrived slower than ${options.minBytesPerSecond} bytes per second`)
         else socket.destroy()
       }
     }

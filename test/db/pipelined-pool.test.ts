@@ -2,7 +2,7 @@ import { createServer } from 'node:net'
 import t, { type Test } from 'tap'
 import pg from 'pg'
 import { PipelinedPool } from '../../src/db/pipelined-pool.js'
-import { isDatabaseUnavailable } from '../../src/errors.js'
+import { isDatabaseUnavailable } from '../../src/db/errors.js'
 import { createTestDatabase } from '../helpers/database.js'
 
 const database = await createTestDatabase()

@@ -21,8 +21,7 @@ t.test('no file under MEDIA_MAX_BYTES costs more than MEDIA_PROCESS_TIMEOUT_MS t
   const cases: Array<[string, Buffer, string]> = [
     ['1 x 39,000,000 grey PNG', blankPng(1, 39_000_000), 'IMAGE_TOO_LARGE'],
     ['39,000,000 x 1 grey PNG', blankPng(39_000_000, 1), 'IMAGE_TOO_LARGE'],
-    ['12,001 x 100 PNG, one pixel wider than a side may be', blankPng(12_001, 100), 'IMAGE_TOO_LARGE'],
-    ['450,000 frames of 1 px in a GIF', manyFramesGif(450_000), 'IMAGE_TOO_COMPLEX']
+    ['12,001 x 100 PNG, one pixel wider than a side may be', blankPng(12_001, 100), 'IMAGE_TOO_LARGE']
   ]
   for (const [name, file, code] of cases) {
     t.ok(file.length < 10 * 1024 * 1024, `${name}: ${file.length} bytes`)
@@ -31,8 +30,10 @@ t.test('no file under MEDIA_MAX_BYTES costs more than MEDIA_PROCESS_TIMEOUT_MS t
     t.ok(answer.ms < PROCESS_TIMEOUT_MS + 3000, `${name}: answered in ${answer.ms} ms`)
   }
 
-  // Heavy but legitimate shapes are processed, or refused once the deadline passes; never longer.
+  // Heavy shapes are processed, or refused once the deadline passes; never longer. Whether the
+  // GIF's frames fit in 5 s depends on the machine's speed (the next test fixes the deadline).
   for (const [name, file] of [
+    ['450,000 frames of 1 px in a GIF', manyFramesGif(450_000)],
     ['12,000 x 3,333 PNG with a 256-colour palette', blankPng(12_000, 3333, 3)],
     ['6,000 x 6,000 grey PNG', blankPng(6000, 6000)]
   ] as const) {
@@ -41,13 +42,13 @@ t.test('no file under MEDIA_MAX_BYTES costs more than MEDIA_PROCESS_TIMEOUT_MS t
     t.ok(answer.ms < PROCESS_TIMEOUT_MS + 3000, `${name}: answered in ${answer.ms} ms`)
   }
   const books = (await app.inject({ url: '/api/v1/books' })).json() as { count: number }
-  t.ok(books.count <= 2, 'only the legitimate shapes could become books')
+  t.ok(books.count <= 3, 'only the shapes within the limits could become books')
 })
 
 t.test('a processing deadline beyond which the upload is 422 IMAGE_TOO_COMPLEX, and nothing is stored', async (t) => {
   const app = await buildTestApp(t, { MEDIA_PROCESS_TIMEOUT_MS: '1000' })
   const user = await createTestUser(app)
-  const form = multipart([{ name: 'title', value: 'Frames' }, { name: 'author', value: 'Someone' }, { name: 'price', value: '1' }, { name: 'cover', file: manyFramesGif(200_000), filename: 'f.gif' }])
+  const form = multipart([{ name: 'title', value: 'Frames' }, { name: 'author', value: 'Someone' }, { name: 'price', value: '1' }, { name: 'cover', file: manyFramesGif(450_000), filename: 'f.gif' }])
   const response = await app.inject({ method: 'POST', url: '/api/v1/books', payload: form.payload, headers: { ...form.headers, ...user.auth } })
   t.equal(response.statusCode, 422)
   t.match(response.json(), { code: 'IMAGE_TOO_COMPLEX', message: /1000 ms/ })

@@ -1,6 +1,6 @@
 import type { Db } from '../../db/client.js'
 import type { UserRow } from '../../db/schema.js'
-import { AppError } from '../../errors.js'
+import { AppError } from '../../errors/app-error.js'
 import { findProblem } from '../../validation.js'
 import { RegisterBody } from './schemas.js'
 import { createUser, findUserByUsername, normalizeUsername, promoteToAdmin } from './users.js'
@@ -21,10 +21,10 @@ export async function ensureAdmin(db: Db, request: AdminRequest): Promise<AdminO
     if (existing.isAdmin) return { user: existing, action: 'unchanged' }
     return { user: await promoteToAdmin(db, existing.id), action: 'promoted' }
   }
-  if (request.email === undefined) throw new AppError(400, 'VALIDATION_ERROR', '--email is required to create a new user')
+  if (request.email === undefined) throw new AppError('VALIDATION_ERROR', '--email is required to create a new user')
   const input = { username: normalizeUsername(request.username), email: request.email, password: await request.password() }
   const problem = findProblem(RegisterBody, input)
-  if (problem) throw new AppError(400, 'VALIDATION_ERROR', problem)
+  if (problem) throw new AppError('VALIDATION_ERROR', problem)
   return { user: await createUser(db, { ...input, isAdmin: true }), action: 'created' }
 }
 

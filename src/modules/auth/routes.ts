@@ -2,8 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { RateLimitConfig } from '../../config.js'
 import type { UserRow } from '../../db/schema.js'
-import { AppError, forbidden } from '../../errors.js'
-import { errorResponses } from '../../plugins/errors.js'
+import { AppError, forbidden } from '../../errors/app-error.js'
+import { errorResponses } from '../../errors/schema.js'
 import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js'
 import { LoginBody, RegisterBody, Token, User } from './schemas.js'
@@ -24,7 +24,7 @@ const toUser = (row: Omit<UserRow, 'passwordHash'>): User => ({
 })
 
 const invalidCredentials = () =>
-  new AppError(401, 'INVALID_CREDENTIALS', 'Unable to log in with the provided credentials')
+  new AppError('INVALID_CREDENTIALS', 'Unable to log in with the provided credentials')
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -48,7 +48,7 @@ function enforce(attempt: Attempt, reply: FastifyReply, what: string) {
   if (shown === undefined || Number(shown) > (attempt.remaining ?? 0) || attempt.isExceeded) {
     reply.header('ratelimit-limit', attempt.max).header('ratelimit-remaining', attempt.remaining).header('ratelimit-reset', seconds)
   }
-  if (attempt.isExceeded) throw new AppError(429, 'RATE_LIMITED', `Too many ${what}, retry in ${seconds} seconds`, { 'Retry-After': seconds })
+  if (attempt.isExceeded) throw new AppError('RATE_LIMITED', `Too many ${what}, retry in ${seconds} seconds`, { 'Retry-After': seconds })
 }
 
 const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {

@@ -1,7 +1,8 @@
 import { eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { users, type UserRow } from '../../db/schema.js'
-import { conflict, violatedConstraint } from '../../errors.js'
+import { violatedConstraint } from '../../db/errors.js'
+import { AppError } from '../../errors/app-error.js'
 import { hashPassword } from './passwords.js'
 
 export interface NewUser {
@@ -29,7 +30,7 @@ export async function insertUser(db: Db, input: Omit<NewUser, 'password'> & { pa
     return row!
   } catch (error) {
     if (violatedConstraint(error) === 'users_username_lower_key') {
-      throw conflict('USERNAME_TAKEN', 'A user with that username already exists')
+      throw new AppError('USERNAME_TAKEN')
     }
     throw error
   }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { errorResponses } from '../../plugins/errors.js'
+import { errorResponses } from '../../errors/schema.js'
 import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { toPage } from '../shared/pagination.js'
 import { bearer, parseIntegerId } from '../shared/routes.js'

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { AppError } from '../../errors.js'
+import { AppError } from '../../errors/app-error.js'
 import { withTimeout } from '../../timeout.js'
-import { errorResponses } from '../../plugins/errors.js'
+import { errorResponses } from '../../errors/schema.js'
 
 const CHECK_TIMEOUT_MS = 2000
 
@@ -24,13 +24,13 @@ const opsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       try {
         await app.pingDatabase(CHECK_TIMEOUT_MS)
       } catch {
-        throw new AppError(503, 'DATABASE_UNAVAILABLE', 'The database is not answering')
+        throw new AppError('DATABASE_UNAVAILABLE', 'The database is not answering')
       }
       try {
         await withTimeout(app.media.store.check(), CHECK_TIMEOUT_MS)
       } catch (error) {
         request.log.warn({ err: error }, 'media store check failed')
-        throw new AppError(503, 'STORAGE_UNAVAILABLE', 'The media store is not answering')
+        throw new AppError('STORAGE_UNAVAILABLE', 'The media store is not answering')
       }
       return { status: 'ok' as const }
     }

@@ -4,7 +4,8 @@ import type { Db } from '../../db/client.js'
 import { countedRows, keptCount } from '../../db/counts.js'
 import { prepared } from '../../db/prepared.js'
 import { posts, users, type PostRow } from '../../db/schema.js'
-import { conflict, notFound, violatedConstraint } from '../../errors.js'
+import { AppError, notFound } from '../../errors/app-error.js'
+import { violatedConstraint } from '../../db/errors.js'
 import { storeThenWrite, type Finish, type MediaContext } from '../../media/lifecycle.js'
 import type { NormalizedImage } from '../../media/image.js'
 import { likePattern, offsetOf } from '../shared/pagination.js'
@@ -143,8 +144,8 @@ async function freeSlug(tx: Db, base: string): Promise<string> {
 /** Unique violations become the 409s a client can act on. */
 function asPostConflict(error: unknown): unknown {
   const constraint = violatedConstraint(error)
-  if (constraint === 'posts_title_key') return conflict('TITLE_TAKEN', 'A post with this title already exists')
-  if (constraint === 'posts_slug_key') return conflict('SLUG_TAKEN', 'A post with this slug already exists')
+  if (constraint === 'posts_title_key') return new AppError('TITLE_TAKEN')
+  if (constraint === 'posts_slug_key') return new AppError('SLUG_TAKEN')
   return error
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { errorResponses } from '../../plugins/errors.js'
+import { errorResponses } from '../../errors/schema.js'
 import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { toBoolean } from '../shared/forms.js'
 import { toPage } from '../shared/pagination.js'

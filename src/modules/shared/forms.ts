@@ -1,5 +1,5 @@
 import { Kind, Type, TypeGuard, type TObject, type TProperties, type TSchema } from '@sinclair/typebox'
-import { AppError } from '../../errors.js'
+import { AppError } from '../../errors/app-error.js'
 
 const FORM_BOOLEANS = ['true', 'false', '1', '0', 'on', 'off']
 
@@ -49,5 +49,5 @@ export function fileChange(name: string, textValue: unknown, upload: Buffer | un
   if (upload) return upload
   if (textValue === undefined) return undefined
   if (textValue === null || textValue === '') return null
-  throw new AppError(400, 'VALIDATION_ERROR', `body/${name} must be a file upload (or empty to remove it)`)
+  throw new AppError('VALIDATION_ERROR', `body/${name} must be a file upload (or empty to remove it)`)
 }

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { Type, type TSchema } from '@sinclair/typebox'
-import { notFound } from '../../errors.js'
+import { notFound } from '../../errors/app-error.js'
 import { NullableUrl } from './nullable.js'
 
 export const PageQuery = {

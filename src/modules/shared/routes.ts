@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { notFound } from '../../errors.js'
+import { notFound } from '../../errors/app-error.js'
 import type { NormalizedImage } from '../../media/image.js'
 import { fileChange } from './forms.js'
 

@@ -1,0 +1,77 @@
+import type { FastifyError } from 'fastify'
+import { isDatabaseUnavailable, isRejectedText, errorCode } from '../db/errors.js'
+import { AppError } from './app-error.js'
+import type { ErrorCode } from './catalogue.js'
+
+/** What a client is told of an error. */
+export interface PublicError {
+  statusCode: number
+  code: ErrorCode
+  message: string
+  headers?: Record<string, string>
+}
+
+// Fastify's own client errors, renamed to codes that do not leak the framework.
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_BAD_URL: 'BAD_REQUEST'
+}
+
+// Other client errors of the framework and its plugins, by status; the rest are BAD_REQUEST.
+const statusCodes: Record<number, ErrorCode> = {
+  400: 'BAD_REQUEST',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  413: 'BODY_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED'
+}
+
+type ValidationFailure = NonNullable<FastifyError['validation']>[number]
+
+const isValidationError = (error: Error): error is FastifyError & { validation: ValidationFailure[] } =>
+  'validation' in error && Array.isArray(error.validation)
+
+const clientStatus = (error: Error) =>
+  'statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : undefined
+
+/** The description of the schema a value failed (ajv keeps it with `verbose`). */
+function failedSchemaDescription(problem: ValidationFailure | undefined): string | undefined {
+  const schema: unknown = problem && 'parentSchema' in problem ? problem.parentSchema : undefined
+  return typeof schema === 'object' && schema !== null && 'description' in schema && typeof schema.description === 'string' ? schema.description : undefined
+}
+
+/**
+ * Fastify's message names the field; a closed list of values also says which are allowed,
+ * and a pattern is explained by the field's description rather than shown as a regex.
+ */
+function validationMessage(error: FastifyError & { validation: ValidationFailure[] }): string {
+  const problem = error.validation[0]
+  const allowed = problem?.params.allowedValues
+  if (Array.isArray(allowed)) return `${error.message}: ${allowed.map(String).join(', ')}`
+  const description = failedSchemaDescription(problem)
+  if (problem?.keyword === 'pattern' && description) return `${error.validationContext}${problem.instancePath} must be: ${description}`
+  return error.message
+}
+
+/** Turns anything thrown into the one public error shape, hiding what a client must not see. */
+export function describeError(error: Error, requestId: string): PublicError {
+  if (error instanceof AppError) return error
+  if (isValidationError(error)) return { statusCode: 400, code: 'VALIDATION_ERROR', message: validationMessage(error) }
+  if (isRejectedText(error)) return { statusCode: 400, code: 'VALIDATION_ERROR', message: 'Text must be valid UTF-8 without NUL characters' }
+  if (isDatabaseUnavailable(error)) {
+    return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable, try again later', headers: { 'Retry-After': '5' } }
+  }
+  const status = clientStatus(error)
+  if (status !== undefined) {
+    const code = fastifyCodes[errorCode(error) ?? ''] ?? statusCodes[status] ?? 'BAD_REQUEST'
+    return { statusCode: status, code, message: error.message }
+  }
+  return { statusCode: 500, code: 'INTERNAL_ERROR', message: `The server failed to handle this request (request id ${requestId})` }
+}
