@@ -14,12 +14,13 @@ import openApiPlugin from './plugins/openapi.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import slowBodies from './plugins/slow-bodies.js'
 import wellFormedText from './plugins/well-formed-text.js'
+import { uploadKeyword } from './modules/shared/forms.js'
 import securityHeaders from './plugins/security-headers.js'
 import authRoutes from './modules/auth/routes.js'
 import opsRoutes from './modules/ops/routes.js'
 import postRoutes from './modules/posts/routes.js'
 import bookRoutes from './modules/books/routes.js'
-import reviewRoutes from './modules/books/review-routes.js'
+import reviewRoutes from './modules/reviews/routes.js'
 
 export type AppConfig = Config & { jwtSecret: string }
 
@@ -55,10 +56,11 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawError(socket, 'REQUEST_TIMEOUT', 'The request took too long to arrive')
       else writeRawError(socket, 'BAD_REQUEST', 'The request could not be parsed')
     },
-    // `example` and the `binary` format (file fields of forms) are OpenAPI documentation,
-    // not validation: let the validator accept them. `verbose` keeps the failing schema on
-    // each error, so a pattern failure can be explained in words instead of as a regex.
-    ajv: { customOptions: { keywords: ['example'], formats: { binary: true }, verbose: true } }
+    // `example` is OpenAPI documentation, not validation: let the validator accept it.
+    // `upload` checks a write's file fields (forms put uploads where JSON has null).
+    // `verbose` keeps the failing schema on each error, so a pattern failure can be
+    // explained in words instead of as a regex.
+    ajv: { customOptions: { keywords: ['example', uploadKeyword], verbose: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Hooks on every request are callback-style: an async one costs a promise per request.

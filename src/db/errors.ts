@@ -1,9 +1,6 @@
-/** What PostgreSQL's (or a socket's) errors mean to the service, read from their codes. */
+import { errorCode } from '../errors/guards.js'
 
-/** The `code` an error carries (a SQLSTATE, or a socket's errno name), if any. */
-export function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined
-}
+/** What PostgreSQL's (or a socket's) errors mean to the service, read from their codes. */
 
 const causeOf = (error: unknown) => (error instanceof Error ? error.cause : undefined)
 

@@ -1,5 +1,6 @@
 import type { FastifyError } from 'fastify'
-import { isDatabaseUnavailable, isRejectedText, errorCode } from '../db/errors.js'
+import { isDatabaseUnavailable, isRejectedText } from '../db/errors.js'
+import { errorCode, errorStatus } from './guards.js'
 import { AppError } from './app-error.js'
 import type { ErrorCode } from './catalogue.js'
 
@@ -38,8 +39,10 @@ type ValidationFailure = NonNullable<FastifyError['validation']>[number]
 const isValidationError = (error: Error): error is FastifyError & { validation: ValidationFailure[] } =>
   'validation' in error && Array.isArray(error.validation)
 
-const clientStatus = (error: Error) =>
-  'statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : undefined
+const clientStatus = (error: Error) => {
+  const status = errorStatus(error)
+  return status !== undefined && status >= 400 && status < 500 ? status : undefined
+}
 
 /** The description of the schema a value failed (ajv keeps it with `verbose`). */
 function failedSchemaDescription(problem: ValidationFailure | undefined): string | undefined {

@@ -4,6 +4,7 @@ import { books, mediaDeletions, posts, type MediaDeletionRow } from '../db/schem
 import { CommitOutcomeUnknown, type Transact } from '../db/transaction.js'
 import type { NormalizedImage } from './image.js'
 import { newMediaName, storageUnavailable, type MediaStore } from './store.js'
+import type { FileChange } from './upload.js'
 
 export interface MediaLog {
   warn(details: object, message: string): void
@@ -14,11 +15,13 @@ export interface MediaContext {
   transaction: Transact
   store: MediaStore
   log: MediaLog
+  /** Normalizes an upload through the bounded processing queue. */
+  normalize(bytes: Buffer): Promise<NormalizedImage>
 }
 
-export interface Upload {
+/** A normalized image to store under a new name in `folder` (`post_images`, `covers`). */
+export interface NewObject {
   image: NormalizedImage
-  /** The key folder: `post_images`, `covers`. */
   folder: string
 }
 
@@ -44,6 +47,12 @@ type Write<T> = (tx: Db, name: string | undefined) => Promise<WriteOutcome<T>>
 /** The last step of a write, inside its transaction: shapes (and records) what the write answers. */
 export type Finish<T, A> = (tx: Db, result: T) => Promise<A>
 
+/** Who asks for a write: where its warnings go, and how its answer is made inside the transaction. */
+export interface WriteRequest<T, A> {
+  log: MediaLog
+  answer: Finish<T, A>
+}
+
 /**
  * Nothing lost, nothing orphaned: the new object is stored under a claim before the row
  * that names it is written, in a transaction with `write` that also drops the claim. If
@@ -52,15 +61,15 @@ export type Finish<T, A> = (tx: Db, result: T) => Promise<A>
  * only if no row names it. The objects the write released are deleted after the commit.
  * `finish` runs last in the same transaction, so the answer it makes commits with the change.
  */
-export async function storeThenWrite<T>(context: MediaContext, upload: Upload | undefined, write: Write<T>): Promise<T>
-export async function storeThenWrite<T, A>(context: MediaContext, upload: Upload | undefined, write: Write<T>, finish: Finish<T, A>): Promise<A>
-export async function storeThenWrite<T, A>(
+export async function writeWithMedia<T>(context: MediaContext, object: NewObject | undefined, write: Write<T>): Promise<T>
+export async function writeWithMedia<T, A>(context: MediaContext, object: NewObject | undefined, write: Write<T>, finish: Finish<T, A>): Promise<A>
+export async function writeWithMedia<T, A>(
   context: MediaContext,
-  upload: Upload | undefined,
+  object: NewObject | undefined,
   write: Write<T>,
   finish: Finish<T, A | T> = async (_tx, result) => result
 ): Promise<A | T> {
-  const stored = upload && (await storeWithClaim(context, upload))
+  const stored = object && (await storeWithClaim(context, object))
   let committed: { answer: A | T; releases: MediaDeletionRow[] }
   try {
     committed = await context.transaction(async (tx) => {
@@ -77,19 +86,32 @@ export async function storeThenWrite<T, A>(
   return committed.answer
 }
 
+/** The write of a row with one file field: given the new object's name, `null` (remove it) or `undefined` (keep it). */
+export type FileFieldWrite<T> = (tx: Db, file: string | null | undefined) => Promise<WriteOutcome<T>>
+
+/**
+ * A write that may change one file field: an upload is normalized (through `normalize`,
+ * the bounded queue) and stored, the row written, the file it replaced released.
+ */
+export async function writeFileField<T, A>(context: MediaContext, request: WriteRequest<T, A>, change: FileChange | undefined, write: FileFieldWrite<T>): Promise<A> {
+  const object = change?.upload ? { image: await context.normalize(change.upload.bytes), folder: change.folder } : undefined
+  const removed = change?.upload === null
+  return writeWithMedia({ ...context, log: request.log }, object, (tx, name) => write(tx, removed ? null : name), request.answer)
+}
+
 /**
  * Records the intent to delete first, so a crash between upload and write leaves a due
  * deletion. A put that failed in any way may still have stored the object (the store
  * took it, its answer was lost): the claim stays, due now, and the retry loop deletes it.
  */
-async function storeWithClaim(context: MediaContext, upload: Upload) {
-  const name = newMediaName(upload.folder, upload.image.extension)
+async function storeWithClaim(context: MediaContext, object: NewObject) {
+  const name = newMediaName(object.folder, object.image.extension)
   const [claim] = await context.db
     .insert(mediaDeletions)
     .values({ name, dueAt: new Date(Date.now() + CLAIM_GRACE_MS) })
     .returning({ id: mediaDeletions.id })
   try {
-    await context.store.put(name, upload.image.data, upload.image.contentType)
+    await context.store.put(name, object.image.data, object.image.contentType)
   } catch (error) {
     context.log.warn({ err: error, name }, 'media store refused an upload; its key is left for the retry loop')
     await context.db
@@ -124,6 +146,9 @@ async function recordReleases(tx: Db, names: Array<string | null | undefined>): 
     .returning()
 }
 
+/** What deleting objects needs (the retry loop and the command line have no uploads). */
+type DeletionContext = Pick<MediaContext, 'db' | 'store' | 'log'>
+
 type DeletionOutcome = 'deleted' | 'kept' | 'failed' | 'skipped'
 
 /**
@@ -133,7 +158,7 @@ type DeletionOutcome = 'deleted' | 'kept' | 'failed' | 'skipped'
  * still names is never deleted: its outbox row is dropped instead. The outbox row goes
  * only once the store has confirmed the deletion; until then it stays due for a retry.
  */
-async function deleteUnreferenced(context: MediaContext, id: number, onlyDue = false): Promise<DeletionOutcome> {
+async function deleteUnreferenced(context: DeletionContext, id: number, onlyDue = false): Promise<DeletionOutcome> {
   const lockable = context.db
     .select({ id: mediaDeletions.id })
     .from(mediaDeletions)
@@ -174,7 +199,7 @@ export interface RetryResult {
  * Works through the deletions that are due. Safe in every instance at once: each row is
  * taken by one of them (`FOR UPDATE SKIP LOCKED` in `deleteUnreferenced`), the others skip it.
  */
-export async function retryFailedDeletions(context: MediaContext, batchSize = 50): Promise<RetryResult> {
+export async function retryFailedDeletions(context: DeletionContext, batchSize = 50): Promise<RetryResult> {
   const due = await context.db
     .select({ id: mediaDeletions.id })
     .from(mediaDeletions)

@@ -8,6 +8,9 @@ import { AppError, forbidden, unauthorized } from '../errors/app-error.js'
 /** The caller, as loaded from the database on every request: never a stale token claim. */
 export type AuthUser = Omit<UserRow, 'passwordHash'>
 
+/** What deciding a permission needs to know of the caller. */
+export type Actor = Pick<AuthUser, 'id' | 'isAdmin'>
+
 declare module '@fastify/jwt' {
   interface FastifyJWT {
     payload: { sub: string }

@@ -7,6 +7,7 @@ import type { Db } from '../db/client.js'
 import { idempotencyKeys } from '../db/schema.js'
 import { AppError } from '../errors/app-error.js'
 import { errorResponses } from '../errors/schema.js'
+import type { WriteRequest } from '../media/lifecycle.js'
 import { runPeriodically } from './periodic.js'
 
 /** What a write answers: recorded in the write's own transaction when it carries an `Idempotency-Key`. */
@@ -62,11 +63,12 @@ const IdempotencyHeaders = Type.Object({
 const reused = () => new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different request; use a new key for a new request')
 const inUse = () => new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still being processed; retry shortly', { 'Retry-After': '1' })
 
-/** The method, the path with its query, and the body, uploads included: what makes two requests "the same". */
+/**
+ * The method, the path with its query, and the body: what makes two requests "the same".
+ * An uploaded file stands in the body as the digest of its bytes (`Upload.toJSON`).
+ */
 function fingerprint(request: FastifyRequest): string {
-  const hash = createHash('sha256').update(`${request.method} ${request.url}\n`).update(JSON.stringify(request.body ?? null))
-  for (const [field, bytes] of Object.entries(request.uploads ?? {}).sort(([a], [b]) => a.localeCompare(b))) hash.update(`\n${field}\n`).update(bytes)
-  return hash.digest('hex')
+  return createHash('sha256').update(`${request.method} ${request.url}\n`).update(JSON.stringify(request.body ?? null)).digest('hex')
 }
 
 const rowOf = (claim: Pick<Claim, 'caller' | 'key' | 'token'>) =>
@@ -90,6 +92,14 @@ export async function recordAnswer(tx: Db, request: FastifyRequest, reply: Fasti
   if (stored.length === 0) throw inUse()
   claim.recorded = true
   return answer
+}
+
+/**
+ * How a write made for this request answers: `shape` makes the answer from the write's
+ * result inside its transaction, where it is recorded for replays.
+ */
+export function answering<T>(request: FastifyRequest, reply: FastifyReply, shape: (tx: Db, result: T) => Answer | Promise<Answer>): WriteRequest<T, Answer> {
+  return { log: request.log, answer: async (tx, result) => recordAnswer(tx, request, reply, await shape(tx, result)) }
 }
 
 /** Sends an answer as it was recorded. */

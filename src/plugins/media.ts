@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
 import type { MediaConfig } from '../config.js'
 import { normalizeImage, type NormalizedImage } from '../media/image.js'
-import { retryFailedDeletions, type MediaContext } from '../media/lifecycle.js'
+import { retryFailedDeletions, type MediaContext, type MediaLog } from '../media/lifecycle.js'
 import { localMediaFolder } from '../media/local.js'
 import { createImageQueue } from '../media/queue.js'
 import type { MediaStore } from '../media/store.js'
@@ -17,7 +17,8 @@ export interface Media {
   normalize(bytes: Buffer): Promise<NormalizedImage>
   /** The absolute URL of a stored name, or null for no image. */
   url(name: string | null): string | null
-  context(log: FastifyBaseLogger): MediaContext
+  /** What the media lifecycle works with; warnings go to `log` (the app's by default). */
+  context(log?: MediaLog): MediaContext
 }
 
 declare module 'fastify' {
@@ -34,11 +35,12 @@ async function mediaPlugin(app: FastifyInstance, { config }: MediaPluginOptions)
   const store = createStore(config)
   const limits = { maxBytes: config.maxBytes, maxPixels: config.maxPixels, maxSide: config.maxSide, processTimeoutMs: config.processTimeoutMs }
   const queue = createImageQueue(config.concurrency, config.queueMax)
+  const normalize = (bytes: Buffer) => queue.run(() => normalizeImage(bytes, limits))
   app.decorate('media', {
     store,
-    normalize: (bytes: Buffer) => queue.run(() => normalizeImage(bytes, limits)),
+    normalize,
     url: (name: string | null) => (name ? store.url(name) : null),
-    context: (log: FastifyBaseLogger) => ({ db: app.db, transaction: app.database.transaction, store, log })
+    context: (log: MediaLog = app.log) => ({ db: app.db, transaction: app.database.transaction, store, log, normalize })
   })
 
   if (store.kind === 'local') await serveLocalMedia(app, config)

@@ -1,24 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { FastifyInstance, FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyMultipart, { type MultipartFile, type MultipartValue } from '@fastify/multipart'
+import { TypeGuard, type TObject } from '@sinclair/typebox'
 import { AppError } from '../errors/app-error.js'
+import { errorCode, errorStatus } from '../errors/guards.js'
 import { createAdmission } from '../media/admission.js'
 import { fileTooLarge, readLimited } from '../media/image.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /**
-     * A preValidation hook for write routes that accept `multipart/form-data`: the text
-     * fields become `request.body` (validated by the route's schema like a JSON body), and
-     * at most one file per named field lands in `request.uploads`.
-     */
-    multipartForm(fileFields: readonly string[]): preValidationAsyncHookHandler
-  }
-  interface FastifyRequest {
-    uploads: Record<string, Buffer>
-  }
-}
+import { Upload } from '../media/upload.js'
+import { fileFieldsOf, fromForm } from '../modules/shared/forms.js'
 
 export interface MultipartOptions {
   maxFileBytes: number
@@ -40,7 +30,6 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
     limits: { ...FORM_LIMITS, fileSize: options.maxFileBytes + 1 },
     throwFileSizeLimit: true
   })
-  app.decorateRequest('uploads', null as unknown as Record<string, Buffer>)
   const admission = createAdmission(options.memoryBudgetBytes, options.uploadsPerAddress)
   const maxBodyBytes = options.maxFileBytes + TEXT_BYTES + FRAMING_BYTES
 
@@ -53,8 +42,21 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
     app.server.emit('request', request, response)
   })
 
-  app.decorate('multipartForm', (fileFields: readonly string[]) => async (request: FastifyRequest, reply: FastifyReply) => {
-    request.uploads = {}
+  /**
+   * A route whose body has file fields (see `writeBody`) also takes `multipart/form-data`:
+   * after the route's own checks (who may write), the form is read into the very shape of
+   * the JSON body, files as uploads, and validated by the same schema.
+   */
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const body = route.schema?.body
+    if (!TypeGuard.IsObject(body)) return
+    const fileFields = fileFieldsOf(body)
+    if (fileFields.length === 0) return
+    const own = route.preValidation === undefined ? [] : [route.preValidation].flat()
+    route.preValidation = [...own, async (request: FastifyRequest, reply: FastifyReply) => readBody(request, reply, body, fileFields)]
+  })
+
+  async function readBody(request: FastifyRequest, reply: FastifyReply, schema: TObject, fileFields: string[]) {
     if (!request.isMultipart()) {
       // Without a Content-Type there is no schema to validate against: refuse instead of guessing.
       if (request.body === undefined || request.body === null) throw new AppError('VALIDATION_ERROR', 'body must be a JSON object or a multipart/form-data form')
@@ -70,11 +72,11 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
     reply.raw.once('close', admission.admit(request.ip, bodyBytes))
     if (/100-continue/i.test(request.headers.expect ?? '')) reply.raw.writeContinue()
     try {
-      request.body = await readForm(request, fileFields, options.maxFileBytes, bodyBytes)
+      request.body = await readForm(request, { schema, fileFields, maxFileBytes: options.maxFileBytes, sizeHint: bodyBytes })
     } catch (error) {
       throw asFormError(error, options.maxFileBytes)
     }
-  })
+  }
 }
 
 const isForm = (contentType: string | undefined) => /^\s*multipart\/form-data/i.test(contentType ?? '')
@@ -84,41 +86,48 @@ function declaredLength(request: FastifyRequest): number | undefined {
   return Number.isSafeInteger(length) && length >= 0 ? length : undefined
 }
 
-async function readForm(request: FastifyRequest, fileFields: readonly string[], maxFileBytes: number, bodyBytes: number) {
-  const fields: Record<string, unknown> = {}
+interface FormShape {
+  schema: TObject
+  fileFields: string[]
+  maxFileBytes: number
+  /** What the whole body may hold: a file's buffer is sized from it. */
+  sizeHint: number
+}
+
+async function readForm(request: FastifyRequest, shape: FormShape) {
+  const body: Record<string, unknown> = {}
   let textBytes = 0
-  for await (const part of request.parts({ limits: { files: fileFields.length + 1 } })) {
-    if (part.fieldname in fields || part.fieldname in request.uploads) {
+  for await (const part of request.parts({ limits: { files: shape.fileFields.length + 1 } })) {
+    if (part.fieldname in body) {
       discard(part)
       throw new AppError('DUPLICATE_FIELD', `The field "${part.fieldname}" is sent more than once`)
     }
     if (part.type === 'file') {
-      await acceptFile(part, fileFields, request, fields, maxFileBytes, bodyBytes)
+      body[part.fieldname] = await acceptFile(part, shape)
       continue
     }
-    fields[part.fieldname] = acceptValue(part)
+    body[part.fieldname] = fromForm(shape.schema, part.fieldname, acceptValue(part))
     textBytes += Buffer.byteLength(String(part.value))
     if (textBytes > TEXT_BYTES) throw textTooLarge()
   }
-  return fields
+  return body
 }
 
-async function acceptFile(part: MultipartFile, fileFields: readonly string[], request: FastifyRequest, fields: Record<string, unknown>, maxBytes: number, sizeHint: number) {
-  if (!fileFields.includes(part.fieldname)) {
+async function acceptFile(part: MultipartFile, shape: FormShape): Promise<Upload | null> {
+  if (!shape.fileFields.includes(part.fieldname)) {
     discard(part)
-    throw new AppError('UNKNOWN_FILE_FIELD', `Unexpected file field "${part.fieldname}"; files are accepted in: ${fileFields.join(', ') || 'none'}`)
+    throw new AppError('UNKNOWN_FILE_FIELD', `Unexpected file field "${part.fieldname}"; files are accepted in: ${shape.fileFields.join(', ')}`)
   }
-  const bytes = await readLimited(part.file, maxBytes, sizeHint)
+  const bytes = await readLimited(part.file, shape.maxFileBytes, shape.sizeHint)
   // A form that leaves a file input empty sends an unnamed, empty part: that means "no file".
-  if (bytes.length === 0 && part.filename === '') fields[part.fieldname] = ''
-  else request.uploads[part.fieldname] = bytes
+  return bytes.length === 0 && part.filename === '' ? null : new Upload(bytes, part.filename)
 }
 
-function acceptValue(part: MultipartValue): unknown {
+function acceptValue(part: MultipartValue): string {
   if (part.valueTruncated || part.fieldnameTruncated) {
     throw new AppError('FIELD_TOO_LARGE', `The field "${part.fieldname}" is longer than ${FORM_LIMITS.fieldSize} bytes`)
   }
-  return part.value
+  return String(part.value)
 }
 
 const textTooLarge = () => new AppError('FIELD_TOO_LARGE', `The text fields are longer than ${TEXT_BYTES} bytes together`)
@@ -130,10 +139,9 @@ function discard(part: MultipartFile | MultipartValue) {
 
 function asFormError(error: unknown, maxFileBytes: number): Error {
   if (error instanceof AppError) return error
-  const { code, statusCode, message } = error as { code?: string; statusCode?: number; message?: string }
-  if (code === 'FST_REQ_FILE_TOO_LARGE') return fileTooLarge(maxFileBytes)
-  if (statusCode === 413) return new AppError('TOO_MANY_PARTS', `The form has too many parts (at most ${FORM_LIMITS.parts}, ${FORM_LIMITS.fields} text fields)`)
-  return new AppError('INVALID_MULTIPART', `The multipart body is malformed: ${message ?? 'unreadable'}`)
+  if (errorCode(error) === 'FST_REQ_FILE_TOO_LARGE') return fileTooLarge(maxFileBytes)
+  if (errorStatus(error) === 413) return new AppError('TOO_MANY_PARTS', `The form has too many parts (at most ${FORM_LIMITS.parts}, ${FORM_LIMITS.fields} text fields)`)
+  return new AppError('INVALID_MULTIPART', `The multipart body is malformed: ${error instanceof Error ? error.message : 'unreadable'}`)
 }
 
 export default fp(multipartPlugin, { name: 'multipart', fastify: '5.x' })

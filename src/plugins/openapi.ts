@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
+import { TypeGuard } from '@sinclair/typebox'
 import { stringify } from 'yaml'
+import { documentedBody, fileFieldsOf } from '../modules/shared/forms.js'
 
 export interface OpenApiOptions {
   publicUrl: string
@@ -41,6 +43,8 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
         }
       }
     },
+    // A write body with file fields is shown as the form and the JSON body it accepts.
+    transform: ({ schema, url }) => ({ schema: TypeGuard.IsObject(schema.body) && fileFieldsOf(schema.body).length > 0 ? { ...schema, body: documentedBody(schema.body) } : schema, url }),
     // Shared schemas become named components (`#/components/schemas/User`), not `def-0`.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })

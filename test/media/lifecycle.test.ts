@@ -5,7 +5,7 @@ import { eq, sql } from 'drizzle-orm'
 import type { FastifyInstance } from 'fastify'
 import { mediaDeletions, users } from '../../src/db/schema.js'
 import { normalizeImage } from '../../src/media/image.js'
-import { retryFailedDeletions, storeThenWrite } from '../../src/media/lifecycle.js'
+import { retryFailedDeletions, writeWithMedia } from '../../src/media/lifecycle.js'
 import { buildTestApp, buildTestAppWithConfig } from '../helpers/app.js'
 import * as images from '../helpers/images.js'
 import { startS3Server, type TestS3Server } from '../helpers/s3.js'
@@ -29,7 +29,7 @@ async function upload() {
 }
 
 // A stand-in resource: the user row's email holds an image name, enough to exercise the rules.
-async function setImage(tx: Parameters<Parameters<typeof storeThenWrite>[2]>[0], id: number, name: string | undefined) {
+async function setImage(tx: Parameters<Parameters<typeof writeWithMedia>[2]>[0], id: number, name: string | undefined) {
   const [old] = await tx.select({ email: users.email }).from(users).where(eq(users.id, id))
   await tx.update(users).set({ email: name ?? '' }).where(eq(users.id, id))
   return old?.email
@@ -42,7 +42,7 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
   const pending = () => app.db.select().from(mediaDeletions)
 
   await t.test('store, then write: the object exists and no claim is left', async (t) => {
-    const name = await storeThenWrite(context, await upload(), async (tx, name) => {
+    const name = await writeWithMedia(context, await upload(), async (tx, name) => {
       await setImage(tx, id, name)
       return { result: name! }
     })
@@ -53,7 +53,7 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
   await t.test('a failing write removes the new object again', async (t) => {
     const before = await list()
     await t.rejects(
-      storeThenWrite(context, await upload(), async (tx) => {
+      writeWithMedia(context, await upload(), async (tx) => {
         await tx.execute(sql`select * from no_such_table`)
         return { result: null }
       })
@@ -65,7 +65,7 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
   await t.test('replacing deletes the old object only after the commit', async (t) => {
     const [old] = await list()
     let seenDuringWrite: string[] = []
-    const name = await storeThenWrite(context, await upload(), async (tx, name) => {
+    const name = await writeWithMedia(context, await upload(), async (tx, name) => {
       seenDuringWrite = await list()
       return { result: name!, released: [await setImage(tx, id, name)] }
     })
@@ -77,7 +77,7 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
   await t.test('a rolled-back replacement keeps the old object', async (t) => {
     const before = await list()
     await t.rejects(
-      storeThenWrite(context, await upload(), async (tx, name) => {
+      writeWithMedia(context, await upload(), async (tx, name) => {
         const released = await setImage(tx, id, name)
         await tx.execute(sql`select 1/0`)
         return { result: null, released: [released] }
@@ -93,7 +93,7 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
     await s3.stop()
     let wrote = false
     await t.rejects(
-      storeThenWrite(context, await upload(), async () => {
+      writeWithMedia(context, await upload(), async () => {
         wrote = true
         return { result: null }
       }),
@@ -113,7 +113,7 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
   await t.test('a deletion that fails is recorded and retried until it succeeds', async (t) => {
     const [old] = await list()
     // The store dies between the commit and the deletion of the replaced object.
-    const name = await storeThenWrite(context, await upload(), async (tx, name) => {
+    const name = await writeWithMedia(context, await upload(), async (tx, name) => {
       const released = await setImage(tx, id, name)
       await s3.stop()
       return { result: name!, released: [released] }
@@ -182,7 +182,7 @@ t.test('a database that is down before the upload: nothing is stored at all', as
   await app.database.close()
   let wrote = false
   await t.rejects(
-    storeThenWrite(app.media.context(app.log), await upload(), async () => {
+    writeWithMedia(app.media.context(app.log), await upload(), async () => {
       wrote = true
       return { result: null }
     })

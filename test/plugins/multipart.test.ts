@@ -2,7 +2,9 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { storeThenWrite } from '../../src/media/lifecycle.js'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { writeFileField } from '../../src/media/lifecycle.js'
+import { FileField, writeBody } from '../../src/modules/shared/forms.js'
 import { buildTestAppWithConfig } from '../helpers/app.js'
 import * as images from '../helpers/images.js'
 import { multipart, type Part } from '../helpers/multipart.js'
@@ -12,20 +14,13 @@ const MAX_BYTES = 64 * 1024
 
 /** A write route shaped like the real ones: a form or JSON, an optional image, one row write. */
 function addUploadRoute(app: FastifyInstance) {
-  app.post('/upload', {
-    preValidation: app.multipartForm(['image']),
-    schema: {
-      body: Type.Object({
-        title: Type.String({ minLength: 1, maxLength: 20 }),
-        published: Type.Optional(Type.Boolean()),
-        image: Type.Optional(Type.Union([Type.Literal(''), Type.Null()]))
-      })
-    },
+  const fields = Type.Object({ title: Type.String({ minLength: 1, maxLength: 20 }), published: Type.Optional(Type.Boolean()) })
+  app.withTypeProvider<TypeBoxTypeProvider>().post('/upload', {
+    schema: { body: writeBody(fields, { image: FileField('An image') }, 'UploadTest') },
     handler: async (request) => {
-      const body = request.body as { title: string; published?: boolean }
-      const bytes = request.uploads.image
-      const image = bytes && (await app.media.normalize(bytes))
-      const name = await storeThenWrite(app.media.context(request.log), image && { image, folder: 'post_images' }, async (_tx, name) => {
+      const { image, ...body } = request.body
+      const answer = { log: request.log, answer: async (_tx: unknown, name: string | null) => name }
+      const name = await writeFileField(app.media.context(), answer, { upload: image, folder: 'post_images' }, async (_tx, name) => {
         if (body.title === 'conflict') throw Object.assign(new Error('duplicate key'), { code: '23505' })
         return { result: name ?? null }
       })

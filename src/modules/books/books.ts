@@ -4,24 +4,14 @@ import { countedRows, keptCount } from '../../db/counts.js'
 import { prepared } from '../../db/prepared.js'
 import { books, reviews, users, type BookRow } from '../../db/schema.js'
 import { forbidden, notFound } from '../../errors/app-error.js'
-import type { NormalizedImage } from '../../media/image.js'
-import { storeThenWrite, type Finish, type MediaContext } from '../../media/lifecycle.js'
+import type { Actor } from '../../plugins/auth.js'
+import { writeFileField, type MediaContext, type WriteRequest } from '../../media/lifecycle.js'
+import type { Upload } from '../../media/upload.js'
+import { newestReviews } from '../reviews/reviews.js'
 import { likePattern, offsetOf } from '../shared/pagination.js'
-import type { ImageChange } from '../shared/routes.js'
-import type { BookListQuery } from './schemas.js'
+import type { BookListQuery, BookPatch, BookWrite } from './schemas.js'
 
 export type BookWithCreator = BookRow & { creatorUsername: string }
-
-export interface BookInput {
-  title?: string
-  author?: string
-  price?: string
-}
-
-export interface Actor {
-  id: number
-  isAdmin: boolean
-}
 
 const COVER_FOLDER = 'covers'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -78,6 +68,11 @@ export async function listBooks(db: Db, query: BookListQuery) {
 }
 
 /** The book with its creator and review count, in one query. */
+/** A book with what its detail shows: its creator, review count and newest reviews. */
+export async function findBookDetail(db: Db, id: string) {
+  return Promise.all([findBook(db, id), newestReviews(db, id)])
+}
+
 export async function findBook(db: Db, id: string): Promise<BookWithCreator & { reviewCount: number }> {
   const query = prepared(db, 'book_by_id', (db) =>
     db
@@ -92,14 +87,6 @@ export async function findBook(db: Db, id: string): Promise<BookWithCreator & { 
   return row
 }
 
-export async function createBook<A>(context: MediaContext, creatorId: number, input: Required<BookInput>, cover: NormalizedImage | undefined, finish: Finish<BookRow, A>): Promise<A> {
-  const write = async (tx: Db, name: string | undefined) => {
-    const [row] = await tx.insert(books).values({ ...input, creatorId, cover: name ?? null }).returning()
-    return { result: row! }
-  }
-  return storeThenWrite(context, cover && { image: cover, folder: COVER_FOLDER }, write, finish)
-}
-
 /** The creator or an admin may change a book; anyone else is refused before any work is done. */
 export async function assertCanChange(db: Db, id: string, actor: Actor): Promise<void> {
   const [row] = await db.select({ creatorId: books.creatorId }).from(books).where(eq(books.id, id))
@@ -107,24 +94,37 @@ export async function assertCanChange(db: Db, id: string, actor: Actor): Promise
   if (row.creatorId !== actor.id && !actor.isAdmin) throw forbidden('Only the creator of this book or an admin can change it')
 }
 
-export async function updateBook<A>(context: MediaContext, id: string, input: BookInput, cover: ImageChange, finish: Finish<void, A>): Promise<A> {
-  const write = async (tx: Db, name: string | undefined) => {
-    const [current] = await tx.select({ cover: books.cover }).from(books).where(eq(books.id, id)).for('update')
-    if (!current) throw notFound('Book')
-    const changes: Partial<typeof books.$inferInsert> = { ...input, updatedAt: new Date() }
-    if (cover !== undefined) changes.cover = name ?? null
-    await tx.update(books).set(changes).where(eq(books.id, id))
-    return { result: undefined, released: cover !== undefined ? [current.cover] : [] }
-  }
-  return storeThenWrite(context, cover ? { image: cover, folder: COVER_FOLDER } : undefined, write, finish)
-}
+/**
+ * The writes of books. Each stores the new cover (if any) and writes the row together,
+ * releases a replaced or removed cover after the commit, and makes its answer (the
+ * request's `answer`) inside the transaction.
+ */
+export function bookWrites(media: MediaContext) {
+  const cover = (upload: Upload | null | undefined) => ({ upload, folder: COVER_FOLDER })
+  return {
+    create: <A>(creator: Actor, input: BookWrite, request: WriteRequest<BookRow, A>) =>
+      writeFileField(media, request, cover(input.cover), async (tx, name) => {
+        const values = { title: input.title, author: input.author, price: input.price, creatorId: creator.id, cover: name ?? null }
+        const [row] = await tx.insert(books).values(values).returning()
+        return { result: row! }
+      }),
 
-/** Its reviews go with it (ON DELETE CASCADE); its cover after the commit. */
-export async function deleteBook<A>(context: MediaContext, id: string, finish: Finish<void, A>): Promise<A> {
-  const write = async (tx: Db) => {
-    const [deleted] = await tx.delete(books).where(eq(books.id, id)).returning({ cover: books.cover })
-    if (!deleted) throw notFound('Book')
-    return { result: undefined, released: [deleted.cover] }
+    update: <A>(id: string, input: BookPatch, request: WriteRequest<void, A>) =>
+      writeFileField(media, request, cover(input.cover), async (tx, name) => {
+        const [current] = await tx.select({ cover: books.cover }).from(books).where(eq(books.id, id)).for('update')
+        if (!current) throw notFound('Book')
+        const changes: Partial<typeof books.$inferInsert> = { title: input.title, author: input.author, price: input.price, updatedAt: new Date() }
+        if (name !== undefined) changes.cover = name
+        await tx.update(books).set(changes).where(eq(books.id, id))
+        return { result: undefined, released: name !== undefined ? [current.cover] : [] }
+      }),
+
+    /** Its reviews go with it (ON DELETE CASCADE); its cover after the commit. */
+    remove: <A>(id: string, request: WriteRequest<void, A>) =>
+      writeFileField(media, request, undefined, async (tx) => {
+        const [deleted] = await tx.delete(books).where(eq(books.id, id)).returning({ cover: books.cover })
+        if (!deleted) throw notFound('Book')
+        return { result: undefined, released: [deleted.cover] }
+      })
   }
-  return storeThenWrite(context, undefined, write, finish)
 }

@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { writeBody } from '../shared/forms.js'
+import { FileField, writeBody } from '../shared/forms.js'
 import { Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
+import { Review } from '../reviews/schemas.js'
 import { NullableUrl } from '../shared/nullable.js'
 
 // A JSON number arrives here as text too (the validator coerces it), so one pattern
@@ -18,36 +19,15 @@ const BookFields = Type.Object({
   price: Price
 })
 
-const coverFile = { cover: 'Cover image: JPEG, PNG, WebP, GIF or AVIF' }
+const coverFile = { cover: FileField('Cover image: JPEG, PNG, WebP, GIF or AVIF') }
 
 /** POST and PUT: every field required (the cover is kept unless sent). */
 export const BookWrite = writeBody(BookFields, coverFile, 'BookWrite')
 /** PATCH: only what is sent changes. */
 export const BookPatch = writeBody(Type.Partial(BookFields), coverFile, 'BookPatch')
+export type BookWrite = Static<typeof BookWrite>
+export type BookPatch = Static<typeof BookPatch>
 
-export interface BookWriteBody {
-  title?: string
-  author?: string
-  price?: string
-  cover?: string | null
-}
-
-export const Review = Type.Object(
-  {
-    id: Type.Integer(),
-    review: Type.String(),
-    author: UserRef,
-    created_at: Type.String({ format: 'date-time' })
-  },
-  { title: 'Review', description: 'A review of a book' }
-)
-export type Review = Static<typeof Review>
-
-export const ReviewWrite = Type.Object(
-  { review: Type.String({ minLength: 1, maxLength: 255, description: '1-255 characters', example: 'A classic.' }) },
-  { title: 'ReviewWrite', additionalProperties: false }
-)
-export type ReviewWrite = Static<typeof ReviewWrite>
 
 const bookListProperties = {
   id: Type.String({ format: 'uuid' }),
@@ -74,7 +54,6 @@ export const BookDetail = Type.Object(
 export type BookDetail = Static<typeof BookDetail>
 
 export const BookPage = Page(BookList, 'BookPage')
-export const ReviewPage = Page(Review, 'ReviewPage')
 
 export const BOOK_ORDERINGS = ['title', '-title', 'price', '-price', 'created_at', '-created_at'] as const
 
@@ -88,14 +67,4 @@ export const BookListQuery = Type.Object(
 )
 export type BookListQuery = Static<typeof BookListQuery>
 
-export const ReviewListQuery = Type.Object(
-  { page: PageQuery.page, page_size: PageQuery.page_size },
-  { additionalProperties: false }
-)
-export type ReviewListQuery = Static<typeof ReviewListQuery>
-
 export const BookIdParams = Type.Object({ id: Type.String({ description: 'Book id, a UUID (a malformed id is 404)' }) })
-export const ReviewIdParams = Type.Object({
-  id: Type.String({ description: 'Book id, a UUID' }),
-  review_id: Type.String({ description: 'Review id' })
-})

@@ -6,21 +6,13 @@ import { prepared } from '../../db/prepared.js'
 import { posts, users, type PostRow } from '../../db/schema.js'
 import { AppError, notFound } from '../../errors/app-error.js'
 import { violatedConstraint } from '../../db/errors.js'
-import { storeThenWrite, type Finish, type MediaContext } from '../../media/lifecycle.js'
-import type { NormalizedImage } from '../../media/image.js'
+import { writeFileField, type MediaContext, type WriteRequest } from '../../media/lifecycle.js'
+import type { Upload } from '../../media/upload.js'
+import type { AuthUser } from '../../plugins/auth.js'
 import { likePattern, offsetOf } from '../shared/pagination.js'
-import type { ImageChange } from '../shared/routes.js'
 import type { PostListQuery } from './schemas.js'
 
 export type PostWithAuthor = PostRow & { authorUsername: string }
-
-export interface PostInput {
-  title?: string
-  content?: string
-  excerpt?: string
-  isPublished?: boolean
-  slug?: string
-}
 
 const IMAGE_FOLDER = 'post_images'
 
@@ -86,20 +78,6 @@ export async function findPost(db: Db, where: { id: number } | { slug: string },
   return row
 }
 
-export async function createPost<A>(
-  context: MediaContext,
-  authorId: number,
-  input: Required<Pick<PostInput, 'title' | 'content'>> & PostInput,
-  image: NormalizedImage | undefined,
-  finish: Finish<number, A>
-): Promise<A> {
-  const write = async (tx: Db, name: string | undefined) => {
-    const values = { authorId, title: input.title, content: input.content, excerpt: input.excerpt ?? '', isPublished: input.isPublished ?? false, image: name ?? null }
-    return { result: await insertWithSlug(tx, values, input.slug) }
-  }
-  return storeThenWrite(context, image && { image, folder: IMAGE_FOLDER }, write, finish)
-}
-
 type NewPost = Omit<typeof posts.$inferInsert, 'slug'>
 
 /**
@@ -107,12 +85,12 @@ type NewPost = Omit<typeof posts.$inferInsert, 'slug'>
  * numbering. Writers of the same derived slug take turns (a lock held until commit), so
  * each sees the numbers the others took; a concurrent explicit slug is met by a retry.
  */
-async function insertWithSlug(tx: Db, values: NewPost, explicitSlug: string | undefined): Promise<number> {
+async function insertWithSlug(tx: Db, values: NewPost, explicitSlug: string | undefined): Promise<PostRow> {
   for (let attempt = 1; ; attempt++) {
     const slug = explicitSlug ?? (await freeSlug(tx, await lockSlug(tx, slugFromTitle(values.title))))
     try {
-      const [row] = await tx.transaction((savepoint) => savepoint.insert(posts).values({ ...values, slug }).returning({ id: posts.id }))
-      return row!.id
+      const [row] = await tx.transaction((savepoint) => savepoint.insert(posts).values({ ...values, slug }).returning())
+      return row!
     } catch (error) {
       const retry = explicitSlug === undefined && violatedConstraint(error) === 'posts_slug_key' && attempt < 5
       if (!retry) throw asPostConflict(error)
@@ -149,27 +127,52 @@ function asPostConflict(error: unknown): unknown {
   return error
 }
 
-export async function updatePost<A>(context: MediaContext, id: number, input: PostInput, image: ImageChange, finish: Finish<void, A>): Promise<A> {
-  const write = async (tx: Db, name: string | undefined) => {
-    const [current] = await tx.select({ image: posts.image }).from(posts).where(eq(posts.id, id)).for('update')
-    if (!current) throw notFound('Post')
-    const changes: Partial<typeof posts.$inferInsert> = { ...input, updatedAt: new Date() }
-    if (image !== undefined) changes.image = name ?? null
-    try {
-      await tx.update(posts).set(changes).where(eq(posts.id, id))
-    } catch (error) {
-      throw asPostConflict(error)
-    }
-    return { result: undefined, released: image !== undefined ? [current.image] : [] }
-  }
-  return storeThenWrite(context, image ? { image, folder: IMAGE_FOLDER } : undefined, write, finish)
+/** What a post write changes; absent fields are left as they are. */
+export interface PostInput {
+  title?: string
+  content?: string
+  excerpt?: string
+  isPublished?: boolean
+  slug?: string
+  image?: Upload | null
 }
 
-export async function deletePost<A>(context: MediaContext, id: number, finish: Finish<void, A>): Promise<A> {
-  const write = async (tx: Db) => {
-    const [deleted] = await tx.delete(posts).where(eq(posts.id, id)).returning({ image: posts.image })
-    if (!deleted) throw notFound('Post')
-    return { result: undefined, released: [deleted.image] }
+/**
+ * The writes of posts. Each stores the new image (if any) and writes the row together,
+ * releases a replaced or removed image after the commit, and makes its answer (the
+ * request's `answer`) inside the transaction from the row it wrote.
+ */
+export function postWrites(media: MediaContext) {
+  const image = (upload: Upload | null | undefined) => ({ upload, folder: IMAGE_FOLDER })
+  return {
+    create: <A>(author: Pick<AuthUser, 'id' | 'username'>, input: PostInput & { title: string; content: string }, request: WriteRequest<PostWithAuthor, A>) =>
+      writeFileField(media, request, image(input.image), async (tx, name) => {
+        const values = { authorId: author.id, title: input.title, content: input.content, excerpt: input.excerpt ?? '', isPublished: input.isPublished ?? false, image: name ?? null }
+        return { result: { ...(await insertWithSlug(tx, values, input.slug)), authorUsername: author.username } }
+      }),
+
+    update: async <A>(id: number, input: PostInput, request: WriteRequest<PostWithAuthor, A>) => {
+      // 404 before any image work.
+      const [exists] = await media.db.select({ id: posts.id }).from(posts).where(eq(posts.id, id))
+      if (!exists) throw notFound('Post')
+      return writeFileField(media, request, image(input.image), async (tx, name) => {
+        const [current] = await tx.select({ image: posts.image }).from(posts).where(eq(posts.id, id)).for('update')
+        if (!current) throw notFound('Post')
+        const { image: _upload, ...fields } = input
+        const changes: Partial<typeof posts.$inferInsert> = { ...fields, updatedAt: new Date() }
+        if (name !== undefined) changes.image = name
+        const [row] = await tx.update(posts).set(changes).from(users).where(and(eq(posts.id, id), eq(users.id, posts.authorId))).returning(withAuthor).catch((error: unknown) => {
+          throw asPostConflict(error)
+        })
+        return { result: row!, released: name !== undefined ? [current.image] : [] }
+      })
+    },
+
+    remove: <A>(id: number, request: WriteRequest<void, A>) =>
+      writeFileField(media, request, undefined, async (tx) => {
+        const [deleted] = await tx.delete(posts).where(eq(posts.id, id)).returning({ image: posts.image })
+        if (!deleted) throw notFound('Post')
+        return { result: undefined, released: [deleted.image] }
+      })
   }
-  return storeThenWrite(context, undefined, write, finish)
 }

@@ -2,13 +2,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../../errors/schema.js'
-import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
-import { toBoolean } from '../shared/forms.js'
+import { answering, sendAnswer } from '../../plugins/idempotency.js'
 import { toPage } from '../shared/pagination.js'
-import { bearer, imageChange, optionalBearer, parseIntegerId, UPLOAD_ERRORS } from '../shared/routes.js'
-import { userRef } from '../shared/user-ref.js'
-import { createPost, deletePost, findPost, listPosts, updatePost, type PostInput, type PostListRow, type PostWithAuthor } from './posts.js'
-import { PostDetail, PostIdParams, PostList, PostListQuery, PostPage, PostPatch, PostSlugParams, PostWrite, type PostWriteBody } from './schemas.js'
+import { bearer, optionalBearer, parseIntegerId, UPLOAD_ERRORS } from '../shared/routes.js'
+import { findPost, listPosts, postWrites, type PostInput } from './posts.js'
+import { PostDetail, PostIdParams, PostListQuery, PostPage, PostPatch, PostSlugParams, PostWrite } from './schemas.js'
+import { postShapes } from './shape.js'
 
 export interface PostRoutesOptions {
   publicUrl: string
@@ -19,10 +18,9 @@ const optionalAuth = optionalBearer()
 
 const parseId = (raw: string) => parseIntegerId(raw, 'Post')
 
-function toInput(body: PostWriteBody, replace: boolean): PostInput {
-  const input: PostInput = { title: body.title, content: body.content, excerpt: body.excerpt, slug: body.slug }
-  if (body.is_published !== undefined) input.isPublished = toBoolean(body.is_published)
-  // PUT replaces the post: what is not sent takes its default (the slug and image are kept).
+/** The change a write asks for; PUT replaces the post, so what it does not send takes its default (the slug and image are kept). */
+function toInput(body: PostPatch, replace: boolean): PostInput {
+  const input: PostInput = { title: body.title, content: body.content, excerpt: body.excerpt, slug: body.slug, isPublished: body.is_published, image: body.image }
   if (replace) {
     input.excerpt ??= ''
     input.isPublished ??= false
@@ -33,21 +31,8 @@ function toInput(body: PostWriteBody, replace: boolean): PostInput {
 const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { publicUrl }) => {
   const isAdmin = (request: FastifyRequest) => request.viewer?.isAdmin === true
   const postUrl = (id: number) => `${publicUrl}/api/v1/posts/${id}`
-
-  const toList = (row: PostListRow): PostList => ({
-    id: row.id,
-    title: row.title,
-    slug: row.slug,
-    excerpt: row.excerpt,
-    image: app.media.url(row.image),
-    author: userRef(row.authorId, row.authorUsername),
-    is_published: row.isPublished,
-    created_at: row.createdAt.toISOString()
-  })
-  // Object.assign, not a spread: copying the list fields into a new literal cost about 2 µs a read.
-  const toDetail = (row: PostWithAuthor): PostDetail =>
-    Object.assign(toList(row), { content: row.content, updated_at: row.updatedAt.toISOString(), url: postUrl(row.id) })
-
+  const shape = postShapes(app.media.url, postUrl)
+  const posts = postWrites(app.media.context())
 
   app.get('/', {
     onRequest: app.identify,
@@ -61,7 +46,7 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
     },
     handler: async (request) => {
       const { rows, count } = await listPosts(app.db, request.query, isAdmin(request))
-      return toPage(request, publicUrl, request.query, count, rows.map(toList))
+      return toPage(request, publicUrl, request.query, count, rows.map(shape.list))
     }
   })
 
@@ -75,7 +60,7 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
       params: PostIdParams,
       response: { 200: PostDetail, ...errorResponses(401, 404) }
     },
-    handler: async (request) => toDetail(await findPost(app.db, { id: parseId(request.params.id) }, isAdmin(request)))
+    handler: async (request) => shape.detail(await findPost(app.db, { id: parseId(request.params.id) }, isAdmin(request)))
   })
 
   app.get('/slug/:slug', {
@@ -87,12 +72,11 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
       params: PostSlugParams,
       response: { 200: PostDetail, ...errorResponses(401, 404) }
     },
-    handler: async (request) => toDetail(await findPost(app.db, { slug: request.params.slug }, isAdmin(request)))
+    handler: async (request) => shape.detail(await findPost(app.db, { slug: request.params.slug }, isAdmin(request)))
   })
 
   app.post('/', {
     onRequest: app.requireAdmin,
-    preValidation: app.multipartForm(['image']),
     schema: {
       tags: ['posts'],
       summary: 'Create a post (admins)',
@@ -102,23 +86,17 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
       response: { 201: PostDetail, ...errorResponses(...UPLOAD_ERRORS) }
     },
     handler: async (request, reply) => {
-      const body = request.body as PostWriteBody
-      const image = (await imageChange(app, request, 'image')) ?? undefined
-      const input = toInput(body, true)
-      const answer = await createPost(app.media.context(request.log), request.user.id, { ...input, title: body.title!, content: body.content! }, image, async (tx, id) =>
-        recordAnswer(tx, request, reply, { statusCode: 201, headers: { location: postUrl(id) }, body: toDetail(await findPost(tx, { id }, true)) })
-      )
+      const input = { ...toInput(request.body, true), title: request.body.title, content: request.body.content }
+      const answer = await posts.create(request.user, input, answering(request, reply, (_tx, post) =>
+        ({ statusCode: 201, headers: { location: postUrl(post.id) }, body: shape.detail(post) })
+      ))
       return sendAnswer(reply, answer)
     }
   })
 
-  const update = (replace: boolean) => async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
-    const id = parseId(request.params.id)
-    await findPost(app.db, { id }, true) // 404 before any image work
-    const image = await imageChange(app, request, 'image')
-    const answer = await updatePost(app.media.context(request.log), id, toInput(request.body as PostWriteBody, replace), image, async (tx) =>
-      recordAnswer(tx, request, reply, { statusCode: 200, body: toDetail(await findPost(tx, { id }, true)) })
-    )
+  // PUT's body is a PATCH's with every required field present.
+  const update = (replace: boolean) => async (request: FastifyRequest<{ Params: { id: string }; Body: PostPatch }>, reply: FastifyReply) => {
+    const answer = await posts.update(parseId(request.params.id), toInput(request.body, replace), answering(request, reply, (_tx, post) => ({ statusCode: 200, body: shape.detail(post) })))
     return sendAnswer(reply, answer)
   }
   const writeSchema = (summary: string, body: typeof PostWrite | typeof PostPatch) => ({
@@ -132,7 +110,6 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
 
   app.put('/:id', {
     onRequest: app.requireAdmin,
-    preValidation: app.multipartForm(['image']),
     schema: {
       ...writeSchema('Replace a post (admins)', PostWrite),
       description: 'Title and content are required; excerpt and is_published fall back to their defaults. The slug and image are kept unless sent; an empty image (or JSON null) removes it.'
@@ -142,7 +119,6 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
 
   app.patch('/:id', {
     onRequest: app.requireAdmin,
-    preValidation: app.multipartForm(['image']),
     schema: { ...writeSchema('Change some fields of a post (admins)', PostPatch), description: 'Only the fields sent change. An empty image (or JSON null) removes it.' },
     handler: update(false)
   })
@@ -157,7 +133,7 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
       response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(401, 403, 404) }
     },
     handler: async (request, reply) => {
-      const answer = await deletePost(app.media.context(request.log), parseId(request.params.id), (tx) => recordAnswer(tx, request, reply, { statusCode: 204 }))
+      const answer = await posts.remove(parseId(request.params.id), answering(request, reply, () => ({ statusCode: 204 })))
       return sendAnswer(reply, answer)
     }
   })

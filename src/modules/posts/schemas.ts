@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { writeBody } from '../shared/forms.js'
+import { FileField, writeBody } from '../shared/forms.js'
 import { Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
 import { NullableUrl } from '../shared/nullable.js'
@@ -21,21 +21,15 @@ const PostFields = Type.Object({
   slug: Type.Optional(Slug)
 })
 
-const imageFile = { image: 'Image file: JPEG, PNG, WebP, GIF or AVIF' }
+const imageFile = { image: FileField('Image file: JPEG, PNG, WebP, GIF or AVIF') }
 
 /** POST and PUT: title and content required; absent optional fields take their defaults (slug and image are kept). */
 export const PostWrite = writeBody(PostFields, imageFile, 'PostWrite')
 /** PATCH: only what is sent changes. */
 export const PostPatch = writeBody(Type.Partial(PostFields), imageFile, 'PostPatch')
+export type PostWrite = Static<typeof PostWrite>
+export type PostPatch = Static<typeof PostPatch>
 
-export interface PostWriteBody {
-  title?: string
-  content?: string
-  excerpt?: string
-  is_published?: boolean | string
-  slug?: string
-  image?: string | null
-}
 
 const postListProperties = {
   id: Type.Integer({ example: 1 }),

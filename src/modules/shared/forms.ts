@@ -1,53 +1,80 @@
 import { Kind, Type, TypeGuard, type TObject, type TProperties, type TSchema } from '@sinclair/typebox'
-import { AppError } from '../../errors/app-error.js'
+import { Upload } from '../../media/upload.js'
+
+/**
+ * The validator's `upload` keyword: a file field holds an upload (only a form can send
+ * one) or `null` (remove the file; an empty file input in a form means the same).
+ */
+export const uploadKeyword: { keyword: string; schemaType: 'boolean'; validate: (schema: boolean, value: unknown) => boolean; error: { message: string } } = {
+  keyword: 'upload',
+  schemaType: 'boolean',
+  validate: (_schema: boolean, value: unknown) => value === null || value instanceof Upload,
+  error: { message: 'must be a file upload, or empty (null in JSON) to remove it' }
+}
+
+/** A write body's file field: an upload from a form, or `null` to remove the file. */
+export const FileField = (description: string) =>
+  Type.Optional(Type.Unsafe<Upload | null>({ upload: true, description: `${description}. An empty value removes it.` }))
+
+const isFileField = (schema: TSchema) => schema.upload === true
+const isBooleanField = (schema: TSchema) => schema[Kind] === 'Boolean'
+
+/**
+ * One write body, whatever carries it: the fields and the file fields. The multipart
+ * hook turns a form into this very shape (see `fromForm`), so the one schema validates
+ * forms and JSON alike, and `Static<>` of it is the handler's type.
+ */
+export const writeBody = <P extends TProperties, F extends TProperties>(fields: TObject<P>, files: F, title: string) =>
+  Type.Object({ ...fields.properties, ...files }, { title, additionalProperties: false })
+
+/** The names of a write body's file fields (none for a body that takes no file). */
+export function fileFieldsOf(schema: TObject): string[] {
+  return Object.entries<TSchema>(schema.properties).flatMap(([name, field]) => (isFileField(field) ? [name] : []))
+}
 
 const FORM_BOOLEANS = ['true', 'false', '1', '0', 'on', 'off']
+const FORM_TRUE = ['true', '1', 'on']
 
-/** How a boolean arrives from an HTML form, curl `-F` or Postman. */
-const FormBoolean = (schema: TSchema) =>
-  Type.String({ enum: FORM_BOOLEANS, description: `${schema.description ?? 'A boolean'} (true/false, 1/0 or on/off)` })
-
-const FileField = (description: string) => Type.String({ format: 'binary', description })
+/**
+ * A form's text value as the body's field holds it: booleans as HTML forms, curl `-F` and
+ * Postman send them, and an empty file field as `null`. Anything else is left to the schema.
+ */
+export function fromForm(schema: TObject, name: string, text: string): unknown {
+  const field: TSchema | undefined = schema.properties[name]
+  if (field && isFileField(field) && text === '') return null
+  if (field && isBooleanField(field)) {
+    if (FORM_BOOLEANS.includes(text)) return FORM_TRUE.includes(text)
+  }
+  return text
+}
 
 function keepOptional(original: TSchema, replacement: TSchema): TSchema {
   return TypeGuard.IsOptional(original) ? Type.Optional(replacement) : replacement
 }
 
 /**
- * One write schema, two bodies: `multipart/form-data` (listed first, so Postman builds
- * its request from it) with files as binary strings, and `application/json`, where a
- * file field can only be `null` (remove the image). Forms carry booleans as text.
+ * How the OpenAPI document shows a write body: `multipart/form-data` first (Postman builds
+ * its request from it) with files as binary strings and booleans as form text, then
+ * `application/json`, where a file field can only be `null`. Both come from the one schema.
  */
-export function writeBody<P extends TProperties>(fields: TObject<P>, files: Record<string, string>, title: string) {
+export function documentedBody(schema: TObject) {
   const form: TProperties = {}
-  const json: TProperties = { ...fields.properties }
-  for (const [name, schema] of Object.entries(fields.properties)) {
-    form[name] = schema[Kind] === 'Boolean' ? keepOptional(schema, FormBoolean(schema)) : schema
+  const json: TProperties = {}
+  for (const [name, field] of Object.entries<TSchema>(schema.properties)) {
+    if (isFileField(field)) {
+      form[name] = Type.Optional(Type.String({ format: 'binary', description: field.description }))
+      json[name] = Type.Optional(Type.Null({ description: `null removes the ${name}; upload files with multipart/form-data` }))
+    } else {
+      const description = `${field.description ?? 'A boolean'} (true/false, 1/0 or on/off)`
+      form[name] = isBooleanField(field) ? keepOptional(field, Type.String({ enum: FORM_BOOLEANS, description })) : field
+      json[name] = field
+    }
   }
-  for (const [name, description] of Object.entries(files)) {
-    form[name] = Type.Optional(FileField(`${description}. An empty value removes it.`))
-    json[name] = Type.Optional(Type.Null({ description: `null removes the ${name}; upload files with multipart/form-data` }))
-  }
+  const title = String(schema.title)
   return {
     content: {
       'multipart/form-data': { schema: Type.Object(form, { title: `${title}Form`, additionalProperties: false }) },
       'application/json': { schema: Type.Object(json, { title, additionalProperties: false }) }
     }
   }
-}
-
-/** A form boolean or a JSON boolean, as a boolean. */
-export function toBoolean(value: boolean | string): boolean {
-  return typeof value === 'boolean' ? value : value === 'true' || value === '1' || value === 'on'
-}
-
-/**
- * What a write says about a file field: `undefined` leaves it alone, `null` removes it,
- * bytes replace it. In a form the field's text value may only be empty (remove).
- */
-export function fileChange(name: string, textValue: unknown, upload: Buffer | undefined): Buffer | null | undefined {
-  if (upload) return upload
-  if (textValue === undefined) return undefined
-  if (textValue === null || textValue === '') return null
-  throw new AppError('VALIDATION_ERROR', `body/${name} must be a file upload (or empty to remove it)`)
 }

@@ -1,7 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { notFound } from '../../errors/app-error.js'
-import type { NormalizedImage } from '../../media/image.js'
-import { fileChange } from './forms.js'
 
 /** OpenAPI security requirements: a bearer token, or (for public routes that show more to some) an optional one. */
 export const bearer = (): Array<Record<string, string[]>> => [{ bearerAuth: [] }]
@@ -15,12 +12,3 @@ export function parseIntegerId(raw: string, what: string): number {
 
 /** The statuses a write with an upload can answer besides its success. */
 export const UPLOAD_ERRORS = [400, 401, 403, 409, 413, 415, 422, 429] as const
-
-/** undefined: keep the image; null: remove it; an image: replace it. */
-export type ImageChange = NormalizedImage | null | undefined
-
-/** The change a write makes to a file field, the upload normalized through the bounded queue. */
-export async function imageChange(app: FastifyInstance, request: FastifyRequest, field: string): Promise<ImageChange> {
-  const change = fileChange(field, (request.body as Record<string, unknown>)[field], request.uploads[field])
-  return change ? app.media.normalize(change) : change
-}

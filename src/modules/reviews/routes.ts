@@ -4,10 +4,10 @@ import { errorResponses } from '../../errors/schema.js'
 import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { toPage } from '../shared/pagination.js'
 import { bearer, parseIntegerId } from '../shared/routes.js'
-import { parseBookId } from './books.js'
+import { parseBookId } from '../books/books.js'
 import { createReview, deleteReview, findReview, listReviews } from './reviews.js'
-import { toReview } from './routes.js'
-import { BookIdParams, Review, ReviewIdParams, ReviewListQuery, ReviewPage, ReviewWrite } from './schemas.js'
+import { reviewShape } from './shape.js'
+import { BookReviewsParams, Review, ReviewIdParams, ReviewListQuery, ReviewPage, ReviewWrite } from './schemas.js'
 
 export interface ReviewRoutesOptions {
   publicUrl: string
@@ -19,13 +19,13 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
     schema: {
       tags: ['reviews'],
       summary: "A book's reviews, newest first",
-      params: BookIdParams,
+      params: BookReviewsParams,
       querystring: ReviewListQuery,
       response: { 200: ReviewPage, ...errorResponses(400, 404) }
     },
     handler: async (request) => {
       const { rows, count } = await listReviews(app.db, parseBookId(request.params.id), request.query)
-      return toPage(request, publicUrl, request.query, count, rows.map(toReview))
+      return toPage(request, publicUrl, request.query, count, rows.map(reviewShape))
     }
   })
 
@@ -35,7 +35,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
       tags: ['reviews'],
       summary: 'Review a book (any user)',
       security: bearer(),
-      params: BookIdParams,
+      params: BookReviewsParams,
       body: ReviewWrite,
       response: { 201: Review, ...errorResponses(400, 401, 404, 415) }
     },
@@ -43,7 +43,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
       const bookId = parseBookId(request.params.id)
       const answer = await app.database.transaction(async (tx) => {
         const id = await createReview(tx, bookId, request.user.id, request.body.review)
-        return recordAnswer(tx, request, reply, { statusCode: 201, body: toReview(await findReview(tx, bookId, id)) })
+        return recordAnswer(tx, request, reply, { statusCode: 201, body: reviewShape(await findReview(tx, bookId, id)) })
       })
       return sendAnswer(reply, answer)
     }

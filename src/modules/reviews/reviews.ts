@@ -5,7 +5,7 @@ import { books, reviews, users, type ReviewRow } from '../../db/schema.js'
 import { forbidden, notFound } from '../../errors/app-error.js'
 import type { PageRequest } from '../shared/pagination.js'
 import { offsetOf } from '../shared/pagination.js'
-import type { Actor } from './books.js'
+import type { Actor } from '../../plugins/auth.js'
 
 export type ReviewWithAuthor = ReviewRow & { authorUsername: string }
 
