@@ -3,7 +3,7 @@ import { buildApp } from './app.js'
 import { ConfigError, loadConfig, readEnvironment } from './config.js'
 import { isDatabaseUnavailable } from './db/errors.js'
 import { StartupError } from './errors/app-error.js'
-import { withJwtSecret } from './secrets.js'
+import { withJwtSecret } from './lib/jwt-secret.js'
 
 async function main() {
   const config = withJwtSecret(loadConfig(readEnvironment()))

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig, readEnvironment } from '../src/config.js'
-import { withJwtSecret } from '../src/secrets.js'
+import { withJwtSecret } from '../src/lib/jwt-secret.js'
 
 t.test('defaults make a working development configuration', async (t) => {
   const config = loadConfig({})

@@ -2,7 +2,7 @@ import { openDatabase } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
 import { loadConfig, readEnvironment } from '../config.js'
 import { retryFailedDeletions } from '../media/lifecycle.js'
-import { createStore } from '../media/stores.js'
+import { createStore } from '../media/configured-store.js'
 import { runCommand } from './run.js'
 
 /** Works through every due deletion now, batch after batch, as the servers' background loop would. */

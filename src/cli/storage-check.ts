@@ -1,6 +1,6 @@
 import { loadConfig, readEnvironment } from '../config.js'
 import { checkStorage } from '../media/check.js'
-import { createStore } from '../media/stores.js'
+import { createStore } from '../media/configured-store.js'
 import { runCommand, CommandError } from './run.js'
 
 runCommand(async () => {

@@ -1,10 +1,32 @@
+import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { fileTypeFromBuffer } from 'file-type'
+import pLimit from 'p-limit'
 import sharp from 'sharp'
 import { AppError } from '../errors/app-error.js'
 
 // libvips' operation cache trades memory for speed on repeated work; uploads never repeat.
 sharp.cache(false)
+
+/** A file a client sent (in a form): a write's body carries it where JSON would carry `null`. */
+export class Upload {
+  constructor(
+    readonly bytes: Buffer,
+    readonly filename: string
+  ) {}
+
+  /** In a body's JSON (an Idempotency-Key's fingerprint, a log), a file is its digest. */
+  toJSON() {
+    return { file: this.filename, sha256: createHash('sha256').update(this.bytes).digest('hex') }
+  }
+}
+
+/** What a write does to one file field: replace it (an upload), remove it (null) or keep it (undefined). */
+export interface FileChange {
+  upload: Upload | null | undefined
+  /** The key folder of a new object: `post_images`, `covers`. */
+  folder: string
+}
 
 export interface ImageLimits {
   maxBytes: number
@@ -136,4 +158,25 @@ async function refuseHugeImages(bytes: Buffer, options: sharp.SharpOptions, limi
   const width = metadata.width ?? 0
   if (width * frameHeight * (metadata.pages ?? 1) > limits.maxPixels) throw tooManyPixels(limits.maxPixels)
   if (Math.max(width, frameHeight) > limits.maxSide) throw imageTooLarge(`The image is wider or taller than ${limits.maxSide} pixels`)
+}
+
+export interface ImageQueue {
+  /** Runs `task` when a slot is free; refuses at once with 503 when the waiting line is full. */
+  run<T>(task: () => Promise<T>): Promise<T>
+}
+
+/**
+ * Decoding a 12-megapixel photo takes hundreds of megabytes: this caps how many are
+ * decoded at once and how many wait, so a burst of uploads cannot exhaust memory.
+ */
+export function createImageQueue(concurrency: number, queueMax: number): ImageQueue {
+  const limit = pLimit(concurrency)
+  return {
+    run(task) {
+      if (limit.activeCount >= concurrency && limit.pendingCount >= queueMax) {
+        return Promise.reject(new AppError('SERVER_BUSY', 'Too many images are being processed, try again shortly', { 'Retry-After': '2' }))
+      }
+      return limit(task)
+    }
+  }
 }

@@ -2,9 +2,8 @@ import { and, eq, inArray, lte, sql, type SQLWrapper } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { books, mediaDeletions, posts, type MediaDeletionRow } from '../db/schema.js'
 import { CommitOutcomeUnknown, type Transact } from '../db/transaction.js'
-import type { NormalizedImage } from './image.js'
+import type { FileChange, NormalizedImage } from './image.js'
 import { newMediaName, storageUnavailable, type MediaStore } from './store.js'
-import type { FileChange } from './upload.js'
 
 export interface MediaLog {
   warn(details: object, message: string): void

@@ -1,6 +1,6 @@
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
-import { withTimeout } from '../timeout.js'
+import { withTimeout } from '../lib/timeout.js'
 import { assertMediaName, IMMUTABLE_CACHE_CONTROL, type MediaStore } from './store.js'
 
 export interface S3StoreOptions {

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { sql } from 'drizzle-orm'
 import { openDatabase, type Database, type DatabaseOptions, type Db } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
-import { withTimeout } from '../timeout.js'
+import { withTimeout } from '../lib/timeout.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createImageQueue } from '../../src/media/queue.js'
+import { createImageQueue } from '../../src/media/image.js'
 
 t.test('at most `concurrency` tasks run, at most `queueMax` wait, the rest are refused', async (t) => {
   const queue = createImageQueue(2, 1)

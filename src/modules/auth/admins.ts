@@ -1,7 +1,7 @@
 import type { Db } from '../../db/client.js'
 import type { UserRow } from '../../db/schema.js'
 import { AppError } from '../../errors/app-error.js'
-import { findProblem } from '../../validation.js'
+import { findProblem } from '../../lib/validation.js'
 import { RegisterBody } from './schemas.js'
 import { createUser, findUserByUsername, normalizeUsername, promoteToAdmin } from './users.js'
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AppError } from '../../errors/app-error.js'
-import { withTimeout } from '../../timeout.js'
+import { withTimeout } from '../../lib/timeout.js'
 import { errorResponses } from '../../errors/schema.js'
 
 const CHECK_TIMEOUT_MS = 2000

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Config } from './config.js'
+import type { Config } from '../config.js'
 
 /**
  * Outside production a missing JWT_SECRET is generated once into the data folder, so
