@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import pg from 'pg'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { openPipelinedPool } from '../src/db/client.js'
+import { openPipelinedPool } from '../src/db/postgres.js'
 
 /**
  * The one-round-trip bound of the read scenarios: a bare Fastify server (no hooks, no

@@ -24,7 +24,7 @@ import reviewRoutes from './modules/reviews/routes.js'
 
 export type AppConfig = Config & { jwtSecret: string }
 
-// JSON bodies are small; images travel as multipart with their own limits.
+// JSON bodies are small; images travel in multipart forms with their own limits.
 const JSON_BODY_LIMIT = 1024 * 1024
 
 export interface BuildOptions {
@@ -59,7 +59,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     // `example` is OpenAPI documentation, not validation: let the validator accept it.
     // `upload` checks a write's file fields (forms put uploads where JSON has null).
     // `verbose` keeps the failing schema on each error, so a pattern failure can be
-    // explained in words instead of as a regex.
+    // explained in words instead of in regex form.
     ajv: { customOptions: { keywords: ['example', uploadKeyword], verbose: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -5,7 +5,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 /**
- * The whole configuration surface of the service, as environment variables.
+ * The whole configuration surface of the service: environment variables.
  * This schema is the one definition: `.env.example` and the README table follow it.
  */
 const Env = Type.Object({
@@ -198,21 +198,19 @@ function mediaConfig(env: Env, publicUrl: string): MediaConfig {
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET', 'ADMIN_PASSWORD', 'S3_ENDPOINT', 'MEDIA_BASE_URL'])
 
 function parseEnvironment(raw: Record<string, string | undefined>): Env {
-  // Only the variables the schema knows are read; empty strings count as unset.
+  // Only the variables the schema knows are read; empty strings are unset.
   const known: Record<string, unknown> = {}
   for (const name of Object.keys(Env.properties)) {
     const value = raw[name]
     if (value !== undefined && value !== '') known[name] = value.trim()
   }
   const candidate = Value.Convert(Env, Value.Default(Env, known))
+  if (Value.Check(Env, candidate)) return candidate
   const error = Value.Errors(Env, candidate).First()
-  if (error) {
-    const name = error.path.split('/')[1] ?? '(environment)'
-    const schema = (Env.properties as Record<string, TSchema>)[name]
-    const given = known[name] === undefined ? 'it is not set' : SECRET_VARIABLES.has(name) ? 'the value is not shown' : `got ${JSON.stringify(raw[name])}`
-    throw new ConfigError(`${name} is invalid: expected ${schema?.description ?? error.message}; ${given}`)
-  }
-  return candidate as Env
+  const name = error?.path.split('/')[1] ?? '(environment)'
+  const schemas: Record<string, TSchema> = Env.properties
+  const given = known[name] === undefined ? 'it is not set' : SECRET_VARIABLES.has(name) ? 'the value is not shown' : `got ${JSON.stringify(raw[name])}`
+  throw new ConfigError(`${name} is invalid: expected ${schemas[name]?.description ?? error?.message ?? 'a valid value'}; ${given}`)
 }
 
 const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }

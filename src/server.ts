@@ -21,7 +21,7 @@ main().catch((error: unknown) => {
   // Problems an operator can fix are one clear line, not a stack trace.
   if (error instanceof ConfigError) console.error(`Configuration error: ${error.message}`)
   else if (error instanceof StartupError) console.error(`Cannot start: ${error.message}`)
-  else if (isDatabaseUnavailable(error)) console.error(`Cannot reach the database: ${(error as Error).message}`)
+  else if (isDatabaseUnavailable(error)) console.error(`Cannot reach the database: ${error instanceof Error ? error.message : String(error)}`)
   else console.error(error)
   process.exit(1)
 })

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline'
+import { Writable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { openDatabase } from '../db/client.js'
 import { migrateDatabase } from '../db/migrate.js'
@@ -13,11 +14,10 @@ function askHidden(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
     return Promise.reject(new CommandError('No terminal to type a password on: set ADMIN_PASSWORD'))
   }
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true })
-  // readline has no public "mute" switch; its output hook is the documented-by-practice way.
-  const muted = rl as unknown as { _writeToOutput: (text: string) => void }
+  // readline echoes what is typed to its output: here an output that writes nothing.
+  const silent = new Writable({ write: (_chunk, _encoding, done) => done() })
+  const rl = createInterface({ input: process.stdin, output: silent, terminal: true })
   process.stdout.write(question)
-  muted._writeToOutput = () => {}
   return new Promise((resolve) => {
     rl.question('', (answer) => {
       rl.close()

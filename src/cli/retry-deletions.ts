@@ -5,7 +5,7 @@ import { retryFailedDeletions } from '../media/lifecycle.js'
 import { createStore } from '../media/configured-store.js'
 import { runCommand } from './run.js'
 
-/** Works through every due deletion now, batch after batch, as the servers' background loop would. */
+/** Works through every due deletion now, batch after batch, the way the servers' background loop would. */
 runCommand(async () => {
   const config = loadConfig(readEnvironment())
   const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1, timeoutMs: config.databaseTimeoutMs })

@@ -1,7 +1,7 @@
 import { ConfigError } from '../config.js'
 import { AppError, StartupError } from '../errors/app-error.js'
 
-/** Runs a command-line task: its result on stdout, a known failure as one line on stderr. */
+/** Runs a command-line task: its result on stdout, a known failure in one line on stderr. */
 export function runCommand(task: () => Promise<string>): void {
   task().then(
     (message) => {

@@ -5,7 +5,7 @@ import { books, listCounts, posts } from './schema.js'
 
 export type KeptCount = 'posts' | 'published_posts' | 'books'
 
-/** A list's total as the triggers keep it (migration 0005): exact, in constant time. */
+/** A list's total, kept by the triggers (migration 0005): exact, in constant time. */
 export const keptCount = (name: KeptCount) => sql<number>`(select ${listCounts.count} from ${listCounts} where ${listCounts.name} = ${name})`
 
 /** A filtered list's total: the matching rows, counted. */
@@ -19,16 +19,14 @@ export const countedRows = (table: PgTable, where: SQL | undefined) => sql<numbe
 export async function recountLists(db: Db): Promise<Record<KeptCount, number>> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`lock table ${posts}, ${books} in share row exclusive mode`)
-    const actual: Record<KeptCount, SQL> = {
-      posts: countedRows(posts, undefined),
-      published_posts: countedRows(posts, sql`${posts.isPublished}`),
-      books: countedRows(books, undefined)
-    }
-    const counts = {} as Record<KeptCount, number>
-    for (const [name, count] of Object.entries(actual) as Array<[KeptCount, SQL]>) {
+    const recount = async (name: KeptCount, count: SQL) => {
       const [row] = await tx.update(listCounts).set({ count }).where(eq(listCounts.name, name)).returning({ count: listCounts.count })
-      counts[name] = row!.count
+      return row!.count
     }
-    return counts
+    return {
+      posts: await recount('posts', countedRows(posts, undefined)),
+      published_posts: await recount('published_posts', countedRows(posts, sql`${posts.isPublished}`)),
+      books: await recount('books', countedRows(books, undefined))
+    }
   })
 }

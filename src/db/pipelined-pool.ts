@@ -40,9 +40,9 @@ export class PipelinedPool extends pg.Pool {
     // (in a transaction, during COMMIT) would otherwise be an uncaught error that ends the
     // process. The query in flight is rejected anyway; the pool drops the broken client.
     this.on('connect', (client) => client.on('error', () => {}))
-    // Overloads (callbacks, submittables) nobody here uses make a plain override impossible.
-    this.query = ((query: pg.QueryConfig, values?: unknown[]) => this.#run(query, values)) as pg.Pool['query']
-    this.end = (() => this.#close()) as pg.Pool['end']
+    // Overloads (callbacks, submittables) nobody here uses make a plain override impossible:
+    // the two methods are replaced on the instance.
+    Object.assign(this, { query: (query: pg.QueryConfig, values?: unknown[]) => this.#run(query, values), end: () => this.#close() })
   }
 
   async #run(query: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {

@@ -88,7 +88,7 @@ export const books = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     title: varchar('title', { length: 200 }).notNull(),
     author: varchar('author', { length: 200 }).notNull(),
-    /** Exact decimal, read and written as a string ("69.00"): never a float. */
+    /** Exact decimal, read and written in string form ("69.00"): never a float. */
     price: numeric('price', { precision: 6, scale: 2 }).notNull(),
     /** The cover's name relative to the media prefix (`covers/<uuid>.jpg`). */
     cover: text('cover'),

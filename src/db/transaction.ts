@@ -3,7 +3,6 @@ import { drizzle } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
 import { isDatabaseUnavailable } from './errors.js'
 import type { Db } from './client.js'
-import * as schema from './schema.js'
 
 /** Runs `work` in a transaction and returns what it returned once the commit is known to have happened. */
 export type Transact = <T>(work: (tx: Db) => Promise<T>) => Promise<T>
@@ -26,7 +25,7 @@ export class CommitOutcomeUnknown extends Error {
  * - a connection that fails while COMMIT is under way (the commit may have happened,
  *   its answer lost) is not taken for a rollback: the transaction's id is looked up on
  *   another connection (`pg_xact_status`), and a committed transaction returns its result
- *   as if nothing had happened. If the database cannot tell within `timeoutMs`,
+ *   like any other. If the database cannot tell within `timeoutMs`,
  *   `CommitOutcomeUnknown` is thrown: the caller must then leave alone anything the
  *   transaction may have made reachable.
  */
@@ -39,8 +38,8 @@ export function pgTransactions(pool: pg.Pool, timeoutMs: number): Transact {
     // Set once the work is done and COMMIT is about to be sent.
     let done: { result: T } | undefined
     try {
-      await drizzle(client, { schema }).transaction(async (tx) => {
-        xid = (await tx.execute<{ xid: string }>(sql`select pg_current_xact_id()::text as xid`)).rows[0]?.xid
+      await drizzle(client).transaction(async (tx) => {
+        xid = (await tx.execute<{ xid: string }>(sql`select pg_current_xact_id()::text xid`)).rows[0]?.xid
         done = { result: await work(tx) }
       })
       return done!.result
@@ -71,8 +70,8 @@ async function commitOutcome(pool: pg.Pool, xid: string, timeoutMs: number): Pro
   const until = performance.now() + timeoutMs
   while (performance.now() < until) {
     try {
-      const { rows } = await pool.query<{ status: string | null }>('select pg_xact_status($1::xid8) as status', [xid])
-      const status = rows[0]?.status
+      const { rows } = await pool.query<{ xact_status: string | null }>('select pg_xact_status($1::xid8) xact_status', [xid])
+      const status = rows[0]?.xact_status
       if (status === 'committed') return 'committed'
       if (status === 'aborted') return 'aborted'
     } catch {

@@ -11,7 +11,7 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string = errorSpec(code).message,
-    /** Extra response headers, such as `Retry-After` or `WWW-Authenticate`. */
+    /** Extra response headers, like `Retry-After` or `WWW-Authenticate`. */
     readonly headers: Record<string, string> = {}
   ) {
     super(message)

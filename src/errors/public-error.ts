@@ -52,7 +52,7 @@ function failedSchemaDescription(problem: ValidationFailure | undefined): string
 
 /**
  * Fastify's message names the field; a closed list of values also says which are allowed,
- * and a pattern is explained by the field's description rather than shown as a regex.
+ * and a pattern is explained by the field's description rather than shown in regex form.
  */
 function validationMessage(error: FastifyError & { validation: ValidationFailure[] }): string {
   const problem = error.validation[0]

@@ -11,7 +11,7 @@ export const ErrorResponse = Type.Object(
   { $id: 'ErrorResponse', title: 'Error' }
 )
 
-/** The codes a status may carry, each with what it means, as a Markdown list. */
+/** The codes a status may carry, each with what it means, in a Markdown list. */
 function describeStatus(status: number): string {
   const codes = errorCodes.filter((code) => errorSpec(code).status === status)
   return codes.map((code) => `- \`${code}\`: ${errorSpec(code).description}`).join('\n') || 'Error'

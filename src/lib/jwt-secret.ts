@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../config.js'
+import { errorCode } from '../errors/guards.js'
 
 /**
  * Outside production a missing JWT_SECRET is generated once into the data folder, so
@@ -15,7 +16,7 @@ export function withJwtSecret(config: Config): Config & { jwtSecret: string } {
   try {
     writeFileSync(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 })
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    if (errorCode(error) !== 'EEXIST') throw error
   }
   return { ...config, jwtSecret: readFileSync(file, 'utf8').trim() }
 }

@@ -12,7 +12,7 @@ export interface CheckStep {
 
 /** What an S3 error most likely means, in the words of the policy that would fix it. */
 function explain(error: unknown, action: string, config: MediaConfig): string {
-  const name = (error as { name?: string; Code?: string }).name ?? ''
+  const name = error instanceof Error ? error.name : ''
   const resource = `arn:aws:s3:::${config.s3?.bucket}/${config.prefix}/*`
   if (name === 'AccessDenied') return `access denied: the app's IAM policy probably lacks ${action} on ${resource}`
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'CredentialsProviderError', 'ExpiredToken'].includes(name)) {
@@ -20,7 +20,7 @@ function explain(error: unknown, action: string, config: MediaConfig): string {
   }
   if (name === 'NoSuchBucket') return `the bucket ${config.s3?.bucket} does not exist (check S3_BUCKET, AWS_REGION, S3_ENDPOINT)`
   if (name === 'PermanentRedirect') return `the bucket is in another region: set AWS_REGION to the bucket's region`
-  return `${name || 'error'}: ${(error as Error).message ?? String(error)} (is S3_ENDPOINT reachable?)`
+  return `${name || 'error'}: ${error instanceof Error ? error.message : String(error)} (is S3_ENDPOINT reachable?)`
 }
 
 async function readBack(store: MediaStore, config: MediaConfig, name: string): Promise<Buffer> {
@@ -49,7 +49,7 @@ export async function checkStorage(store: MediaStore, config: MediaConfig): Prom
     if (!body.equals(probe)) throw new Error('the bytes read back differ from the bytes written')
     steps.push({ ok: true, line: `read back from ${store.kind === 'local' ? 'disk' : store.url(name)} (public read)` })
   } catch (error) {
-    steps.push({ ok: false, line: `read back failed (${(error as Error).message}): the bucket policy probably lacks public s3:GetObject on ${config.prefix}/*, or MEDIA_BASE_URL does not point at the bucket` })
+    steps.push({ ok: false, line: `read back failed (${error instanceof Error ? error.message : String(error)}): the bucket policy probably lacks public s3:GetObject on ${config.prefix}/*, or MEDIA_BASE_URL does not point at the bucket` })
   }
   try {
     await store.delete(name)

@@ -51,11 +51,11 @@ interface Format {
   encode: (pipeline: sharp.Sharp) => sharp.Sharp
 }
 
-/** The accepted formats, by the MIME type sniffed from the bytes; each is re-encoded as itself. */
+/** The accepted formats, by the MIME type sniffed from the bytes; each is re-encoded in its own format. */
 const formats: Record<string, Format> = {
   'image/jpeg': { extension: 'jpg', animated: false, encode: (p) => p.jpeg({ quality: 85 }) },
   'image/png': { extension: 'png', animated: false, encode: (p) => p.png({ compressionLevel: 6 }) },
-  // An animated PNG is a PNG whose default image every decoder shows: it is kept, as a PNG.
+  // An animated PNG is a PNG whose default image every decoder shows: it is kept, and stays a PNG.
   'image/apng': { extension: 'png', animated: false, encode: (p) => p.png({ compressionLevel: 6 }) },
   'image/webp': { extension: 'webp', animated: true, encode: (p) => p.webp({ quality: 85 }) },
   'image/gif': { extension: 'gif', animated: true, encode: (p) => p.gif() },
@@ -66,7 +66,7 @@ export const fileTooLarge = (maxBytes: number) =>
   new AppError('FILE_TOO_LARGE', `The file is larger than the limit of ${maxBytes} bytes`)
 
 /**
- * Reads an upload into memory, failing with 413 as soon as it passes `maxBytes`
+ * Reads an upload into memory, failing with 413 the moment it passes `maxBytes`
  * rather than after the whole body has arrived. The declared body length (`sizeHint`)
  * bounds the file, so with it the file lands in one buffer instead of being collected
  * in chunks and copied, which would hold it twice.
@@ -74,7 +74,9 @@ export const fileTooLarge = (maxBytes: number) =>
 export async function readLimited(stream: Readable, maxBytes: number, sizeHint = 64 * 1024): Promise<Buffer> {
   let buffer: Buffer = Buffer.allocUnsafe(Math.min(sizeHint, maxBytes))
   let total = 0
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const data of stream) {
+    // A file stream without an encoding yields buffers.
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(String(data))
     const needed = total + chunk.length
     if (needed > maxBytes) {
       stream.destroy()

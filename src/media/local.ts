@@ -9,7 +9,7 @@ export interface LocalStoreOptions {
   baseUrl: string
 }
 
-/** Files on local disk under `{root}/{prefix}/{name}`, the same layout as the S3 keys. */
+/** Files on local disk under `{root}/{prefix}/{name}`, laid out like the S3 keys. */
 export function createLocalStore(options: LocalStoreOptions): MediaStore {
   const folder = localMediaFolder(options)
   const path = (name: string) => {

@@ -5,7 +5,7 @@ import { eq } from 'drizzle-orm'
 import { users, type UserRow } from '../db/schema.js'
 import { AppError, forbidden, unauthorized } from '../errors/app-error.js'
 
-/** The caller, as loaded from the database on every request: never a stale token claim. */
+/** The caller, loaded from the database on every request: never a stale token claim. */
 export type AuthUser = Omit<UserRow, 'passwordHash'>
 
 /** What deciding a permission needs to know of the caller. */

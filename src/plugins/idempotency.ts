@@ -65,7 +65,7 @@ const inUse = () => new AppError('IDEMPOTENCY_KEY_IN_USE', 'A request with this 
 
 /**
  * The method, the path with its query, and the body: what makes two requests "the same".
- * An uploaded file stands in the body as the digest of its bytes (`Upload.toJSON`).
+ * An uploaded file is represented in the body by the digest of its bytes (`Upload.toJSON`).
  */
 function fingerprint(request: FastifyRequest): string {
   return createHash('sha256').update(`${request.method} ${request.url}\n`).update(JSON.stringify(request.body ?? null)).digest('hex')
@@ -102,7 +102,7 @@ export function answering<T>(request: FastifyRequest, reply: FastifyReply, shape
   return { log: request.log, answer: async (tx, result) => recordAnswer(tx, request, reply, await shape(tx, result)) }
 }
 
-/** Sends an answer as it was recorded. */
+/** Sends an answer exactly the way it was recorded. */
 export function sendAnswer(reply: FastifyReply, answer: Answer) {
   return reply.code(answer.statusCode).headers(answer.headers ?? {}).send(answer.body ?? null)
 }
@@ -165,7 +165,8 @@ async function idempotencyPlugin(app: FastifyInstance) {
     if (!methods.some((method) => WRITE_METHODS.has(method)) || route.config?.idempotency === false) return
     if (route.schema) {
       route.schema.headers = IdempotencyHeaders
-      route.schema.response = { ...errorResponses(409, 422), ...(route.schema.response as object | undefined) }
+      const declared: unknown = route.schema.response
+      route.schema.response = { ...errorResponses(409, 422), ...(typeof declared === 'object' ? declared : {}) }
     }
     route.preHandler = [...toArray(route.preHandler), claimKey]
     route.onSend = [...toArray(route.onSend), settleKey]

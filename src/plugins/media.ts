@@ -60,7 +60,7 @@ async function serveLocalMedia(app: FastifyInstance, config: MediaConfig) {
     cacheControl: true,
     maxAge: '365d',
     immutable: true,
-    // Stored images were re-encoded, but the browser must still never treat one as a page.
+    // Stored images were re-encoded, but the browser must still never take one for a page.
     // Frontends on other origins embed them with <img src>, which same-origin CORP would block.
     setHeaders: (response) => {
       response.setHeader('X-Content-Type-Options', 'nosniff')

@@ -76,7 +76,7 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
   const admission = createAdmission(options.memoryBudgetBytes, options.uploadsPerAddress)
   const maxBodyBytes = options.maxFileBytes + TEXT_BYTES + FRAMING_BYTES
 
-  // A client that asks before sending its body (`Expect: 100-continue`, as curl does for
+  // A client that asks before sending its body (`Expect: 100-continue`, like curl does for
   // files over 1 MB) is told to go on at once, unless the body is a form: a form gets the
   // go-ahead only once its upload is admitted, so a refusal costs the client no upload.
   // Node closes the connection after an answer sent without it.
@@ -88,7 +88,7 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
   /**
    * A route whose body has file fields (see `writeBody`) also takes `multipart/form-data`:
    * after the route's own checks (who may write), the form is read into the very shape of
-   * the JSON body, files as uploads, and validated by the same schema.
+   * the JSON body, files becoming uploads, and validated by the same schema.
    */
   app.addHook('onRoute', (route: RouteOptions) => {
     const body = route.schema?.body

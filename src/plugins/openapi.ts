@@ -11,7 +11,7 @@ export interface OpenApiOptions {
 }
 
 const description = `REST JSON API for admin-written blog posts and user-owned books with reviews.
-Images are uploaded as \`multipart/form-data\`, checked from their bytes, re-encoded without metadata and stored
+Images are uploaded in \`multipart/form-data\` forms, checked from their bytes, re-encoded without metadata and stored
 under a \`media/\` prefix; every image field is an absolute URL.
 
 Errors always have the shape \`{statusCode, code, error, message}\` with a stable \`code\`.
@@ -43,7 +43,7 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
         }
       }
     },
-    // A write body with file fields is shown as the form and the JSON body it accepts.
+    // A write body with file fields is shown in both bodies it accepts: a form and JSON.
     transform: ({ schema, url }) => ({ schema: TypeGuard.IsObject(schema.body) && fileFieldsOf(schema.body).length > 0 ? { ...schema, body: documentedBody(schema.body) } : schema, url }),
     // Shared schemas become named components (`#/components/schemas/User`), not `def-0`.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
@@ -52,7 +52,7 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
   await app.register(fastifySwaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
-    // Same reason as in app.ts: the page must load over plain http too.
+    // The reason given in app.ts: the page must load over plain http too.
     transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, '')
   })
 

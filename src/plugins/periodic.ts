@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 
 /**
  * Runs `task` every `intervalMs` while the server is ready, never two at once; closing
- * the server waits for a run in progress. A failure is logged as `failure` and retried
+ * the server waits for a run in progress. A failure is logged with the message `failure` and retried
  * at the next tick.
  */
 export function runPeriodically(app: FastifyInstance, intervalMs: number, failure: string, task: () => Promise<unknown>) {

@@ -31,18 +31,30 @@ export async function countHit(db: Db, key: string, windowMs: number): Promise<{
   return row!
 }
 
+/** The method and path of the route a child store serves (the plugin passes `routeInfo`, not what its types say). */
+function routeKey(route: object): string {
+  const info: unknown = Reflect.get(route, 'routeInfo')
+  if (typeof info !== 'object' || info === null || !('url' in info) || typeof info.url !== 'string') return ''
+  return `${'method' in info ? String(info.method) : ''} ${info.url}:`
+}
+
 /** @fastify/rate-limit's store interface over `countHit`; a route's limits get their own keys. */
-function sharedStore(db: Db, prefix = ''): FastifyRateLimitStore {
-  return {
+function sharedStore(db: Db) {
+  return class SharedStore implements FastifyRateLimitStore {
+    constructor(
+      _options?: unknown,
+      private readonly prefix = ''
+    ) {}
+
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow?: number) {
-      countHit(db, prefix + key, timeWindow ?? 60_000).then(
+      countHit(db, this.prefix + key, timeWindow ?? 60_000).then(
         (result) => callback(null, result),
-        (error: unknown) => callback(error as Error)
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)))
       )
-    },
-    child(route) {
-      const { method, url } = (route as unknown as { routeInfo: { method?: string; url?: string } }).routeInfo
-      return sharedStore(db, url === undefined ? '' : `${String(method)} ${url}:`)
+    }
+
+    child(route: object) {
+      return new SharedStore(undefined, routeKey(route))
     }
   }
 }
@@ -70,11 +82,7 @@ async function rateLimitPlugin(app: FastifyInstance) {
   await app.register(fastifyRateLimit, {
     global: false,
     enableDraftSpec: true,
-    store: class {
-      constructor() {
-        return sharedStore(db)
-      }
-    } as never,
+    store: sharedStore(db),
     errorResponseBuilder: (_request, context) =>
       new AppError('RATE_LIMITED', `Too many requests, retry in ${context.after}`, { 'Retry-After': String(Math.ceil(context.ttl / 1000)) })
   })

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { IncomingMessage, ServerResponse } from 'node:http'
+import { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import helmet, { type HelmetOptions } from 'helmet'
 
@@ -11,7 +12,7 @@ import helmet, { type HelmetOptions } from 'helmet'
 export default fp<HelmetOptions>(
   async (app, options) => {
     const headers = helmetHeaders(options)
-    // On the raw answer, as helmet sets them: a route may still override one (local media set their own CSP).
+    // On the raw answer, where helmet sets them: a route may still override one (local media set their own CSP).
     app.addHook('onRequest', (_request, reply, done) => {
       for (const [name, value] of headers) reply.raw.setHeader(name, value)
       done()
@@ -20,12 +21,11 @@ export default fp<HelmetOptions>(
   { name: 'security-headers' }
 )
 
-/** The headers helmet sets with these options, in its order. */
+/** The headers helmet sets with these options, read off an answer it was given at start. */
 export function helmetHeaders(options: HelmetOptions): Array<[string, string]> {
-  const headers: Array<[string, string]> = []
-  const response = { setHeader: (name: string, value: unknown) => headers.push([name, String(value)]), removeHeader: () => {} }
+  const response = new ServerResponse(new IncomingMessage(new Socket()))
   let failure: unknown
-  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => (failure = error))
+  helmet(options)(response.req, response, (error?: unknown) => (failure = error))
   if (failure) throw failure
-  return headers
+  return Object.entries(response.getHeaders()).map(([name, value]) => [name, String(value)])
 }

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { RateLimitConfig } from '../../config.js'
 import type { UserRow } from '../../db/schema.js'
@@ -59,10 +59,10 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
   app.post('/register', {
     config: { rateLimit: { max: options.rateLimits.register, timeWindow: HOUR } },
     preHandler: async (request, reply) => enforce(await countRegistration(request), reply, 'registrations on this server'),
-    // Validate the name as it will be stored: NFKC can lengthen a name or change its characters.
+    // Validate the name in the form it will be stored in: NFKC can lengthen a name or change its characters.
     preValidation: async (request) => {
-      const body = request.body as { username?: unknown } | null
-      if (body && typeof body.username === 'string') body.username = normalizeUsername(body.username)
+      const body: unknown = request.body
+      if (typeof body === 'object' && body !== null && 'username' in body && typeof body.username === 'string') body.username = normalizeUsername(body.username)
     },
     schema: {
       tags: ['auth'],
@@ -85,31 +85,34 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
 
   // Two limits: per client address (before the body is read) and per account (after), so
   // neither one address nor a botnet can guess one account's password quickly. The account
-  // is its user id once the name resolves, else the name as the database compares it.
+  // is its user id once the name resolves, else the name the way the database compares it.
+  const loginKeys = new WeakMap<object, string>()
   const countAccountAttempt = app.createRateLimit({
     max: options.rateLimits.login,
     timeWindow: MINUTE,
-    keyGenerator: (request) => (request as FastifyRequest & { loginKey: string }).loginKey
+    keyGenerator: (request) => loginKeys.get(request) ?? request.ip
   })
   app.post('/login', {
-    // A login changes nothing, so it is safe to retry as it is; replaying it would mean
+    // A login changes nothing, so it is safe to retry unchanged; replaying it would mean
     // keeping bearer tokens at rest. An Idempotency-Key is accepted and ignored here.
     config: { rateLimit: { max: options.rateLimits.login, timeWindow: MINUTE }, idempotency: false },
     schema: {
       tags: ['auth'],
       summary: 'Exchange a username and password for a bearer token',
-      description: 'Rate-limited per client address and per account, `LOGIN_RATE_LIMIT` a minute each (429 with `Retry-After`). Safe to retry as it is: an `Idempotency-Key` is ignored, since a login changes nothing.',
+      description: 'Rate-limited per client address and per account, `LOGIN_RATE_LIMIT` a minute each (429 with `Retry-After`). Safe to retry unchanged: an `Idempotency-Key` is ignored, since a login changes nothing.',
       body: LoginBody,
       response: { 200: Token, ...errorResponses(400, 401, 415, 429) }
     },
     handler: async (request, reply) => {
       const user = await findUserByUsername(app.db, request.body.username)
       const key = user ? `login:user:${user.id}` : await loginKey(app.db, request.body.username)
-      enforce(await countAccountAttempt(Object.assign(request, { loginKey: key })), reply, 'login attempts for this account')
+      loginKeys.set(request, key)
+      enforce(await countAccountAttempt(request), reply, 'login attempts for this account')
       const valid = await verifyPassword(request.body.password, user?.passwordHash ?? (await decoyHash()))
       if (!user || !valid) throw invalidCredentials()
       const token = app.signToken(user)
-      return { access_token: token, token_type: 'Bearer' as const, expires_in: options.expiresInSeconds }
+      const answer: Token = { access_token: token, token_type: 'Bearer', expires_in: options.expiresInSeconds }
+      return answer
     }
   })
 

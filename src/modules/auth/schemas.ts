@@ -42,7 +42,7 @@ export type User = Static<typeof User>
 
 export const Token = Type.Object(
   {
-    access_token: Type.String({ description: 'HS256 JWT to send as `Authorization: Bearer <token>`' }),
+    access_token: Type.String({ description: 'HS256 JWT to send in `Authorization: Bearer <token>`' }),
     token_type: Type.Literal('Bearer'),
     expires_in: Type.Integer({ description: 'Lifetime of the token in seconds', example: 3600 })
   },

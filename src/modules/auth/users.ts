@@ -50,9 +50,8 @@ export async function promoteToAdmin(db: Db, id: number): Promise<UserRow> {
   return row!
 }
 
-/** The rate-limit key of a name no user has: the name as the database's lower() sees it. */
+/** The rate-limit key of a name no user has: the name the way the database's lower() sees it. */
 export async function loginKey(db: Db, username: string): Promise<string> {
-  // Both drivers answer a raw statement with its rows.
-  const { rows } = (await db.execute(sql`select lower(${normalizeUsername(username)}) as name`)) as unknown as { rows: { name: string }[] }
-  return `login:name:${rows[0]!.name}`
+  const [row] = await db.select({ lowered: sql<string>`lower(${normalizeUsername(username)})` }).from(sql`(values (1)) one`)
+  return `login:name:${row!.lowered}`
 }

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, getTableColumns, ilike, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { countedRows, keptCount } from '../../db/counts.js'
-import { prepared } from '../../db/prepared.js'
+import { preparedStatement, preparedStatements } from '../../db/prepared.js'
 import { books, reviews, users, type BookRow } from '../../db/schema.js'
 import { forbidden, notFound } from '../../errors/app-error.js'
 import type { Actor } from '../../plugins/auth.js'
@@ -33,36 +33,40 @@ const orderings: Record<BookListQuery['ordering'], SQL[]> = {
   '-created_at': [desc(books.createdAt), desc(books.id)]
 }
 
+interface ListShape {
+  ordering: BookListQuery['ordering']
+  byCreator: boolean
+  searching: boolean
+}
+
 /** The list statement, prepared once per filter shape. */
-function bookListQueries(db: Db, ordering: BookListQuery['ordering'], byCreator: boolean, searching: boolean) {
-  const name = `books_list_${ordering.replace('-', 'desc_')}_${byCreator}_${searching}`
-  return prepared(db, name, (db) => {
+const bookList = preparedStatements(
+  ({ ordering, byCreator, searching }: ListShape) => `books_list_${ordering.replace('-', 'desc_')}_${byCreator}_${searching}`,
+  (db, { ordering, byCreator, searching }, name) => {
     const pattern = sql.placeholder('pattern')
     const where = and(
       byCreator ? eq(books.creatorId, sql.placeholder('creator')) : undefined,
       searching ? or(ilike(books.title, pattern), ilike(books.author, pattern)) : undefined
     )
-    // The total rides along as an uncorrelated subquery: one round trip per page, not two.
+    // The total rides along in an uncorrelated subquery: one round trip per page, not two.
     const total = byCreator || searching ? countedRows(books, where) : keptCount('books')
-    return {
-      page: db
-        .select({ ...withCreator, total })
-        .from(books)
-        .innerJoin(users, eq(users.id, books.creatorId))
-        .where(where)
-        .orderBy(...orderings[ordering])
-        .limit(sql.placeholder('limit'))
-        .offset(sql.placeholder('offset'))
-        .prepare(name)
-    }
-  })
-}
+    return db
+      .select({ ...withCreator, total })
+      .from(books)
+      .innerJoin(users, eq(users.id, books.creatorId))
+      .where(where)
+      .orderBy(...orderings[ordering])
+      .limit(sql.placeholder('limit'))
+      .offset(sql.placeholder('offset'))
+      .prepare(name)
+  }
+)
 
 /** The page, its creators and the total count in one prepared query. */
 export async function listBooks(db: Db, query: BookListQuery) {
-  const statements = bookListQueries(db, query.ordering, query.creator !== undefined, query.search !== undefined)
+  const statement = bookList(db, { ordering: query.ordering, byCreator: query.creator !== undefined, searching: query.search !== undefined })
   const values = { creator: query.creator, pattern: query.search === undefined ? undefined : likePattern(query.search), limit: query.page_size, offset: offsetOf(query) }
-  const rows = await statements.page.execute(values)
+  const rows = await statement.execute(values)
   // An empty page has no row to carry the total: it is page 1 of an empty list, or past the end.
   return { rows, count: rows[0]?.total ?? 0 }
 }
@@ -73,16 +77,17 @@ export async function findBookDetail(db: Db, id: string) {
   return Promise.all([findBook(db, id), newestReviews(db, id)])
 }
 
+const bookById = preparedStatement('book_by_id', (db, name) =>
+  db
+    .select({ ...withCreator, reviewCount: sql<number>`(select count(*)::int from ${reviews} where ${reviews.bookId} = ${books.id})` })
+    .from(books)
+    .innerJoin(users, eq(users.id, books.creatorId))
+    .where(eq(books.id, sql.placeholder('id')))
+    .prepare(name)
+)
+
 export async function findBook(db: Db, id: string): Promise<BookWithCreator & { reviewCount: number }> {
-  const query = prepared(db, 'book_by_id', (db) =>
-    db
-      .select({ ...withCreator, reviewCount: sql<number>`(select count(*)::int from ${reviews} where ${reviews.bookId} = ${books.id})` })
-      .from(books)
-      .innerJoin(users, eq(users.id, books.creatorId))
-      .where(eq(books.id, sql.placeholder('id')))
-      .prepare('book_by_id')
-  )
-  const [row] = await query.execute({ id })
+  const [row] = await bookById(db).execute({ id })
   if (!row) throw notFound('Book')
   return row
 }

@@ -1,11 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { FileField, writeBody } from '../shared/forms.js'
-import { Page, PageQuery } from '../shared/pagination.js'
+import { Ordering, Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
 import { Review } from '../reviews/schemas.js'
 import { NullableUrl } from '../shared/nullable.js'
 
-// A JSON number arrives here as text too (the validator coerces it), so one pattern
+// A JSON number arrives here in text form too (the validator coerces it), so one pattern
 // checks both forms exactly, with no float rounding on the way to the database.
 const Price = Type.String({
   pattern: '^(0|[1-9][0-9]{0,3})(\\.[0-9]{1,2})?$',
@@ -40,7 +40,7 @@ const bookListProperties = {
   updated_at: Type.String({ format: 'date-time' })
 }
 
-export const BookList = Type.Object(bookListProperties, { title: 'BookList', description: 'A book as it appears in lists' })
+export const BookList = Type.Object(bookListProperties, { title: 'BookList', description: 'A book the way lists show it' })
 export type BookList = Static<typeof BookList>
 
 export const BookDetail = Type.Object(
@@ -55,12 +55,11 @@ export type BookDetail = Static<typeof BookDetail>
 
 export const BookPage = Page(BookList, 'BookPage')
 
-export const BOOK_ORDERINGS = ['title', '-title', 'price', '-price', 'created_at', '-created_at'] as const
 
 export const BookListQuery = Type.Object(
   {
     ...PageQuery,
-    ordering: Type.Unsafe<(typeof BOOK_ORDERINGS)[number]>({ type: 'string', enum: [...BOOK_ORDERINGS], default: '-created_at', description: 'Sort order' }),
+    ordering: Ordering(['title', '-title', 'price', '-price', 'created_at', '-created_at']),
     creator: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, description: 'Only the books of this user id' }))
   },
   { additionalProperties: false }

@@ -5,7 +5,7 @@ import { userRef } from '../shared/user-ref.js'
 import type { BookWithCreator } from './books.js'
 import type { BookDetail, BookList } from './schemas.js'
 
-/** Books as the API answers them; `mediaUrl` turns a stored name into its absolute URL. */
+/** Books the way the API answers them; `mediaUrl` turns a stored name into its absolute URL. */
 export function bookShapes(mediaUrl: (name: string | null) => string | null) {
   const list = (row: BookWithCreator): BookList => ({
     id: row.id,

@@ -2,7 +2,7 @@ import slugify from '@sindresorhus/slugify'
 import { and, asc, desc, eq, getTableColumns, ilike, like, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { countedRows, keptCount } from '../../db/counts.js'
-import { prepared } from '../../db/prepared.js'
+import { preparedStatement, preparedStatements } from '../../db/prepared.js'
 import { posts, users, type PostRow } from '../../db/schema.js'
 import { AppError, notFound } from '../../errors/app-error.js'
 import { violatedConstraint } from '../../db/errors.js'
@@ -32,47 +32,53 @@ const orderings: Record<PostListQuery['ordering'], SQL[]> = {
 const publishedTotal = () =>
   sql<number>`case when ${sql.placeholder('published')}::boolean then ${keptCount('published_posts')} else ${keptCount('posts')} - ${keptCount('published_posts')} end`
 
+interface ListShape {
+  ordering: PostListQuery['ordering']
+  filterPublished: boolean
+  searching: boolean
+}
+
 /** The list statement, prepared once per filter shape. */
-function postListQueries(db: Db, ordering: PostListQuery['ordering'], filterPublished: boolean, searching: boolean) {
-  const name = `posts_list_${ordering.replace('-', 'desc_')}_${filterPublished}_${searching}`
-  return prepared(db, name, (db) => {
+const postList = preparedStatements(
+  ({ ordering, filterPublished, searching }: ListShape) => `posts_list_${ordering.replace('-', 'desc_')}_${filterPublished}_${searching}`,
+  (db, { ordering, filterPublished, searching }, name) => {
     const pattern = sql.placeholder('pattern')
     const where = and(
       filterPublished ? eq(posts.isPublished, sql.placeholder('published')) : undefined,
       searching ? or(ilike(posts.title, pattern), ilike(posts.excerpt, pattern)) : undefined
     )
-    // The total rides along as an uncorrelated subquery: one round trip per page, not two.
+    // The total rides along in an uncorrelated subquery: one round trip per page, not two.
     const total = searching ? countedRows(posts, where) : filterPublished ? publishedTotal() : keptCount('posts')
-    return {
-      page: db
-        .select({ ...listColumns, total })
-        .from(posts)
-        .innerJoin(users, eq(users.id, posts.authorId))
-        .where(where)
-        .orderBy(...orderings[ordering])
-        .limit(sql.placeholder('limit'))
-        .offset(sql.placeholder('offset'))
-        .prepare(name)
-    }
-  })
-}
+    return db
+      .select({ ...listColumns, total })
+      .from(posts)
+      .innerJoin(users, eq(users.id, posts.authorId))
+      .where(where)
+      .orderBy(...orderings[ordering])
+      .limit(sql.placeholder('limit'))
+      .offset(sql.placeholder('offset'))
+      .prepare(name)
+  }
+)
 
 /** The page, its authors and the total count in one prepared query. */
 export async function listPosts(db: Db, query: PostListQuery, viewerIsAdmin: boolean) {
   const published = viewerIsAdmin ? query.is_published : true
-  const statements = postListQueries(db, query.ordering, published !== undefined, query.search !== undefined)
+  const statement = postList(db, { ordering: query.ordering, filterPublished: published !== undefined, searching: query.search !== undefined })
   const values = { published, pattern: query.search === undefined ? undefined : likePattern(query.search), limit: query.page_size, offset: offsetOf(query) }
-  const rows = await statements.page.execute(values)
+  const rows = await statement.execute(values)
   // An empty page has no row to carry the total: it is page 1 of an empty list, or past the end.
   return { rows, count: rows[0]?.total ?? 0 }
 }
 
 /** A post the viewer may see: unpublished posts exist for admins only. */
-const postBy = (column: typeof posts.id | typeof posts.slug, name: string) => (db: Db) =>
+const postBy = (column: typeof posts.id | typeof posts.slug) => (db: Db, name: string) =>
   db.select(withAuthor).from(posts).innerJoin(users, eq(users.id, posts.authorId)).where(eq(column, sql.placeholder('value'))).prepare(name)
+const postById = preparedStatement('post_by_id', postBy(posts.id))
+const postBySlug = preparedStatement('post_by_slug', postBy(posts.slug))
 
 export async function findPost(db: Db, where: { id: number } | { slug: string }, viewerIsAdmin: boolean): Promise<PostWithAuthor> {
-  const query = 'id' in where ? prepared(db, 'post_by_id', postBy(posts.id, 'post_by_id')) : prepared(db, 'post_by_slug', postBy(posts.slug, 'post_by_slug'))
+  const query = 'id' in where ? postById(db) : postBySlug(db)
   const [row] = await query.execute({ value: 'id' in where ? where.id : where.slug })
   if (!row || (!row.isPublished && !viewerIsAdmin)) throw notFound('Post')
   return row
@@ -127,7 +133,7 @@ function asPostConflict(error: unknown): unknown {
   return error
 }
 
-/** What a post write changes; absent fields are left as they are. */
+/** What a post write changes; absent fields are left untouched. */
 export interface PostInput {
   title?: string
   content?: string

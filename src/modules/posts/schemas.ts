@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { FileField, writeBody } from '../shared/forms.js'
-import { Page, PageQuery } from '../shared/pagination.js'
+import { Ordering, Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
 import { NullableUrl } from '../shared/nullable.js'
 
@@ -42,7 +42,7 @@ const postListProperties = {
   created_at: Type.String({ format: 'date-time' })
 }
 
-export const PostList = Type.Object(postListProperties, { title: 'PostList', description: 'A post as it appears in lists' })
+export const PostList = Type.Object(postListProperties, { title: 'PostList', description: 'A post the way lists show it' })
 export type PostList = Static<typeof PostList>
 
 export const PostDetail = Type.Object(
@@ -58,12 +58,11 @@ export type PostDetail = Static<typeof PostDetail>
 
 export const PostPage = Page(PostList, 'PostPage')
 
-export const POST_ORDERINGS = ['created_at', '-created_at', 'title', '-title'] as const
 
 export const PostListQuery = Type.Object(
   {
     ...PageQuery,
-    ordering: Type.Unsafe<(typeof POST_ORDERINGS)[number]>({ type: 'string', enum: [...POST_ORDERINGS], default: '-created_at', description: 'Sort order' }),
+    ordering: Ordering(['created_at', '-created_at', 'title', '-title']),
     is_published: Type.Optional(Type.Boolean({ description: 'Admins only: filter on publication (ignored for others)' }))
   },
   { additionalProperties: false }

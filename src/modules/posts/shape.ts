@@ -2,7 +2,7 @@ import { userRef } from '../shared/user-ref.js'
 import type { PostListRow, PostWithAuthor } from './posts.js'
 import type { PostDetail, PostList } from './schemas.js'
 
-/** Posts as the API answers them; `mediaUrl` makes a stored name absolute, `postUrl` a post's API URL. */
+/** Posts the way the API answers them; `mediaUrl` makes a stored name absolute, `postUrl` a post's API URL. */
 export function postShapes(mediaUrl: (name: string | null) => string | null, postUrl: (id: number) => string) {
   const list = (row: PostListRow): PostList => ({
     id: row.id,

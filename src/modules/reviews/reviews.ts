@@ -1,6 +1,6 @@
 import { and, count, desc, eq, getTableColumns, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
-import { prepared } from '../../db/prepared.js'
+import { preparedStatement } from '../../db/prepared.js'
 import { books, reviews, users, type ReviewRow } from '../../db/schema.js'
 import { forbidden, notFound } from '../../errors/app-error.js'
 import type { PageRequest } from '../shared/pagination.js'
@@ -13,20 +13,21 @@ export const NEWEST_REVIEWS = 10
 
 const withAuthor = { ...getTableColumns(reviews), authorUsername: users.username }
 
+const newest = preparedStatement('reviews_newest', (db, name) =>
+  db
+    .select(withAuthor)
+    .from(reviews)
+    .innerJoin(users, eq(users.id, reviews.authorId))
+    .where(eq(reviews.bookId, sql.placeholder('bookId')))
+    .orderBy(desc(reviews.createdAt), desc(reviews.id))
+    .limit(sql.placeholder('limit'))
+    .offset(sql.placeholder('offset'))
+    .prepare(name)
+)
+
 /** A book's reviews, newest first, authors joined in: one query. */
 export function newestReviews(db: Db, bookId: string, page: PageRequest = { page: 1, page_size: NEWEST_REVIEWS }): Promise<ReviewWithAuthor[]> {
-  const query = prepared(db, 'reviews_newest', (db) =>
-    db
-      .select(withAuthor)
-      .from(reviews)
-      .innerJoin(users, eq(users.id, reviews.authorId))
-      .where(eq(reviews.bookId, sql.placeholder('bookId')))
-      .orderBy(desc(reviews.createdAt), desc(reviews.id))
-      .limit(sql.placeholder('limit'))
-      .offset(sql.placeholder('offset'))
-      .prepare('reviews_newest')
-  )
-  return query.execute({ bookId, limit: page.page_size, offset: offsetOf(page) })
+  return newest(db).execute({ bookId, limit: page.page_size, offset: offsetOf(page) })
 }
 
 export async function listReviews(db: Db, bookId: string, page: PageRequest) {

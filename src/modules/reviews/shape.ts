@@ -2,7 +2,7 @@ import { userRef } from '../shared/user-ref.js'
 import type { ReviewWithAuthor } from './reviews.js'
 import type { Review } from './schemas.js'
 
-/** A review as the API answers it. */
+/** A review the way the API answers it. */
 export const reviewShape = (row: ReviewWithAuthor): Review => ({
   id: row.id,
   review: row.review,

@@ -36,8 +36,8 @@ const FORM_BOOLEANS = ['true', 'false', '1', '0', 'on', 'off']
 const FORM_TRUE = ['true', '1', 'on']
 
 /**
- * A form's text value as the body's field holds it: booleans as HTML forms, curl `-F` and
- * Postman send them, and an empty file field as `null`. Anything else is left to the schema.
+ * A form's text value in the type the body's field holds: booleans sent the way HTML forms,
+ * curl `-F` and Postman send them, an empty file field becomes `null`. The rest is the schema's.
  */
 export function fromForm(schema: TObject, name: string, text: string): unknown {
   const field: TSchema | undefined = schema.properties[name]
@@ -54,7 +54,7 @@ function keepOptional(original: TSchema, replacement: TSchema): TSchema {
 
 /**
  * How the OpenAPI document shows a write body: `multipart/form-data` first (Postman builds
- * its request from it) with files as binary strings and booleans as form text, then
+ * its request from it) with files shown in binary strings and booleans in form text, then
  * `application/json`, where a file field can only be `null`. Both come from the one schema.
  */
 export function documentedBody(schema: TObject) {

@@ -9,7 +9,11 @@ export const PageQuery = {
   search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive text to look for; `%` and `_` match themselves' }))
 }
 
-/** The page envelope of every list, as Django REST Framework answers it. */
+/** A list's `ordering` parameter: one of `values` (a leading `-` sorts descending), newest first by default. */
+export const Ordering = <const T extends string>(values: T[]) =>
+  Type.Unsafe<T>({ type: 'string', enum: values, default: '-created_at', description: 'Sort order' })
+
+/** The page envelope of every list, the one Django REST Framework answers. */
 export function Page<T extends TSchema>(item: T, title: string) {
   return Type.Object(
     {

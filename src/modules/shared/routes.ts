@@ -11,4 +11,4 @@ export function parseIntegerId(raw: string, what: string): number {
 }
 
 /** The statuses a write with an upload can answer besides its success. */
-export const UPLOAD_ERRORS = [400, 401, 403, 409, 413, 415, 422, 429] as const
+export const UPLOAD_ERRORS: number[] = [400, 401, 403, 409, 413, 415, 422, 429]
