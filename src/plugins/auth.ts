@@ -14,14 +14,15 @@ export type Actor = Pick<AuthUser, 'id' | 'isAdmin'>
 declare module '@fastify/jwt' {
   interface FastifyJWT {
     payload: { sub: string }
-    user: AuthUser
+    // What jwtVerify leaves on request.user: the token's claims, not a user. Use `caller`.
+    user: { sub: string }
   }
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The caller when known (after `identify` or `authenticate`), else null. */
-    viewer: AuthUser | null
+    /** The caller when known (after `identify` or `authenticate`), else null; see `callerOf`. */
+    caller: AuthUser | null
   }
   interface FastifyInstance {
     /** onRequest guard: a valid bearer token of an existing user (401 otherwise). */
@@ -47,7 +48,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
     verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] }
   })
 
-  app.decorateRequest('viewer', null)
+  app.decorateRequest('caller', null)
   app.decorate('signToken', (user: Pick<UserRow, 'id'>) => app.jwt.sign({ sub: String(user.id) }))
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
@@ -61,8 +62,7 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
     const sub: unknown = payload.sub
     const user = typeof sub === 'string' && /^[1-9][0-9]{0,9}$/.test(sub) ? await findAuthUser(app, Number(sub)) : undefined
     if (!user) throw new AppError('UNAUTHORIZED', 'The token belongs to no existing user', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
-    request.user = user
-    request.viewer = user
+    request.caller = user
   })
 
   app.decorate('identify', async (request: FastifyRequest) => {
@@ -71,8 +71,14 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
 
   app.decorate('requireAdmin', async (request: FastifyRequest) => {
     await app.authenticate(request)
-    if (!request.user.isAdmin) throw forbidden('Only administrators can do this')
+    if (!callerOf(request).isAdmin) throw forbidden('Only administrators can do this')
   })
+}
+
+/** The caller of a route guarded by `authenticate` or `requireAdmin` (401 if, by mistake, it is not). */
+export function callerOf(request: FastifyRequest): AuthUser {
+  if (!request.caller) throw unauthorized()
+  return request.caller
 }
 
 async function findAuthUser(app: FastifyInstance, id: number): Promise<AuthUser | undefined> {

@@ -113,7 +113,7 @@ async function idempotencyPlugin(app: FastifyInstance) {
   const claimKey = async (request: FastifyRequest, reply: FastifyReply) => {
     const key = request.headers[IDEMPOTENCY_HEADER]
     if (typeof key !== 'string') return
-    const caller = request.viewer ? `user:${request.viewer.id}` : 'anonymous'
+    const caller = request.caller ? `user:${request.caller.id}` : 'anonymous'
     const print = fingerprint(request)
     const token = randomUUID()
     const lockedUntil = new Date(Date.now() + LEASE_MS)

@@ -6,7 +6,7 @@ import { TypeGuard, type TObject } from '@sinclair/typebox'
 import { AppError } from '../errors/app-error.js'
 import { errorCode, errorStatus } from '../errors/guards.js'
 import { fileTooLarge, readLimited, Upload } from '../media/image.js'
-import { fileFieldsOf, fromForm } from '../modules/shared/forms.js'
+import { fileFieldsOf, fromForm } from './forms.js'
 
 export interface MultipartOptions {
   maxFileBytes: number

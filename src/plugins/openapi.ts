@@ -4,7 +4,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import { TypeGuard } from '@sinclair/typebox'
 import { stringify } from 'yaml'
-import { documentedBody, fileFieldsOf } from '../modules/shared/forms.js'
+import { documentedBody, fileFieldsOf } from './forms.js'
 
 export interface OpenApiOptions {
   publicUrl: string

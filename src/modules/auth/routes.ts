@@ -8,6 +8,7 @@ import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js'
 import { LoginBody, RegisterBody, Token, User } from './schemas.js'
 import { findUserByUsername, insertUser, loginKey, normalizeUsername } from './users.js'
+import { callerOf } from '../../plugins/auth.js'
 
 export interface AuthRoutesOptions {
   allowRegistration: boolean
@@ -124,7 +125,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
       security: [{ bearerAuth: [] }],
       response: { 200: User, ...errorResponses(401) }
     },
-    handler: async (request) => toUser(request.user)
+    handler: async (request) => toUser(callerOf(request))
   })
 }
 

@@ -8,6 +8,7 @@ import { bearer, UPLOAD_ERRORS } from '../shared/routes.js'
 import { assertCanChange, bookWrites, findBookDetail, listBooks, parseBookId } from './books.js'
 import { BookDetail, BookIdParams, BookListQuery, BookPage, BookPatch, BookWrite } from './schemas.js'
 import { bookShapes } from './shape.js'
+import { callerOf } from '../../plugins/auth.js'
 
 export interface BookRoutesOptions {
   publicUrl: string
@@ -53,16 +54,17 @@ const bookRoutes: FastifyPluginAsyncTypebox<BookRoutesOptions> = async (app, { p
       response: { 201: BookDetail, ...errorResponses(...UPLOAD_ERRORS) }
     },
     handler: async (request, reply) => {
-      const answer = await books.create(request.user, request.body, answering(request, reply, (_tx, book) =>
-        ({ statusCode: 201, headers: { location: bookUrl(book.id) }, body: shape.created(book, request.user.username) })
+      const caller = callerOf(request)
+      const answer = await books.create(caller, request.body, answering(request, reply, (_tx, book) =>
+        ({ statusCode: 201, headers: { location: bookUrl(book.id) }, body: shape.created(book, caller.username) })
       ))
       return sendAnswer(reply, answer)
     }
   })
 
   // Runs before the body is read: a stranger's upload is refused, not received and processed.
-  const requireCreatorOrAdmin = async (request: Pick<FastifyRequest, 'user'> & { params: { id: string } }) => {
-    await assertCanChange(app.db, parseBookId(request.params.id), request.user)
+  const requireCreatorOrAdmin = async (request: FastifyRequest & { params: { id: string } }) => {
+    await assertCanChange(app.db, parseBookId(request.params.id), callerOf(request))
   }
 
   // PUT's body is a PATCH's with every field present.

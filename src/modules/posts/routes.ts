@@ -8,6 +8,7 @@ import { bearer, optionalBearer, parseIntegerId, UPLOAD_ERRORS } from '../shared
 import { findPost, listPosts, postWrites, type PostInput } from './posts.js'
 import { PostDetail, PostIdParams, PostListQuery, PostPage, PostPatch, PostSlugParams, PostWrite } from './schemas.js'
 import { postShapes } from './shape.js'
+import { callerOf } from '../../plugins/auth.js'
 
 export interface PostRoutesOptions {
   publicUrl: string
@@ -29,7 +30,7 @@ function toInput(body: PostPatch, replace: boolean): PostInput {
 }
 
 const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { publicUrl }) => {
-  const isAdmin = (request: FastifyRequest) => request.viewer?.isAdmin === true
+  const isAdmin = (request: FastifyRequest) => request.caller?.isAdmin === true
   const postUrl = (id: number) => `${publicUrl}/api/v1/posts/${id}`
   const shape = postShapes(app.media.url, postUrl)
   const posts = postWrites(app.media.context())
@@ -87,7 +88,7 @@ const postRoutes: FastifyPluginAsyncTypebox<PostRoutesOptions> = async (app, { p
     },
     handler: async (request, reply) => {
       const input = { ...toInput(request.body, true), title: request.body.title, content: request.body.content }
-      const answer = await posts.create(request.user, input, answering(request, reply, (_tx, post) =>
+      const answer = await posts.create(callerOf(request), input, answering(request, reply, (_tx, post) =>
         ({ statusCode: 201, headers: { location: postUrl(post.id) }, body: shape.detail(post) })
       ))
       return sendAnswer(reply, answer)

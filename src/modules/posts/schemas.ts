@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { FileField, writeBody } from '../shared/forms.js'
+import { FileField, writeBody } from '../../plugins/forms.js'
 import { Ordering, Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
 import { NullableUrl } from '../shared/nullable.js'

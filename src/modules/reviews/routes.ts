@@ -8,6 +8,7 @@ import { parseBookId } from '../books/books.js'
 import { createReview, deleteReview, findReview, listReviews } from './reviews.js'
 import { reviewShape } from './shape.js'
 import { BookReviewsParams, Review, ReviewIdParams, ReviewListQuery, ReviewPage, ReviewWrite } from './schemas.js'
+import { callerOf } from '../../plugins/auth.js'
 
 export interface ReviewRoutesOptions {
   publicUrl: string
@@ -42,7 +43,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
     handler: async (request, reply) => {
       const bookId = parseBookId(request.params.id)
       const answer = await app.database.transaction(async (tx) => {
-        const id = await createReview(tx, bookId, request.user.id, request.body.review)
+        const id = await createReview(tx, bookId, callerOf(request).id, request.body.review)
         return recordAnswer(tx, request, reply, { statusCode: 201, body: reviewShape(await findReview(tx, bookId, id)) })
       })
       return sendAnswer(reply, answer)
@@ -61,7 +62,7 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
     handler: async (request, reply) => {
       const [bookId, reviewId] = [parseBookId(request.params.id), parseIntegerId(request.params.review_id, 'Review')]
       const answer = await app.database.transaction(async (tx) => {
-        await deleteReview(tx, bookId, reviewId, request.user)
+        await deleteReview(tx, bookId, reviewId, callerOf(request))
         return recordAnswer(tx, request, reply, { statusCode: 204 })
       })
       return sendAnswer(reply, answer)

@@ -1,5 +1,5 @@
 import { Kind, Type, TypeGuard, type TObject, type TProperties, type TSchema } from '@sinclair/typebox'
-import { Upload } from '../../media/image.js'
+import { Upload } from '../media/image.js'
 
 /**
  * The validator's `upload` keyword: a file field holds an upload (only a form can send
