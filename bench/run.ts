@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { openDatabase } from '../src/db/client.js'
 import { migrateDatabase } from '../src/db/migrate.js'
 import { normalizeImage } from '../src/media/image.js'
 import { createImageQueue } from '../src/media/image.js'
 import { createS3Store } from '../src/media/s3.js'
 import { newMediaName } from '../src/media/store.js'
+import { createScratchDatabase } from '../test/helpers/database.js'
 import { buildRef, thisBuild, type Build } from './builds.js'
 import { multipartBody, photo } from './images.js'
 import { measure, measureInProcess, type Load, type Measure } from './load.js'
@@ -75,16 +75,7 @@ async function freshDatabase(): Promise<{ url: string | undefined; drop: () => P
     console.warn('warning: no BENCH_DATABASE_URL or TEST_DATABASE_URL; measuring on embedded PGlite, which is not what production runs')
     return { url: undefined, drop: async () => {} }
   }
-  const name = `bench_${randomBytes(4).toString('hex')}`
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: server })
-    await client.connect()
-    await client.query(sql).finally(() => client.end())
-  }
-  await admin(`CREATE DATABASE ${name}`)
-  const url = new URL(server)
-  url.pathname = `/${name}`
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
+  return createScratchDatabase(server, 'bench')
 }
 
 async function main() {

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm'
+import pLimit from 'p-limit'
 import { books, posts, reviews, users } from '../src/db/schema.js'
 import type { Db } from '../src/db/client.js'
 import type { NormalizedImage } from '../src/media/image.js'
@@ -8,10 +9,8 @@ import { hashPassword } from '../src/modules/auth/passwords.js'
 export const PASSWORD = 'bench password 1'
 
 async function inParallel<T>(items: T[], limit: number, task: (item: T) => Promise<unknown>) {
-  const queue = [...items]
-  await Promise.all(Array.from({ length: limit }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item)
-  }))
+  const run = pLimit(limit)
+  await Promise.all(items.map((item) => run(() => task(item))))
 }
 
 async function insertInBatches<T>(rows: T[], insert: (batch: T[]) => Promise<unknown>) {

@@ -11,8 +11,12 @@ import pg from 'pg'
  */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
   const serverUrl = process.env.TEST_DATABASE_URL
-  if (!serverUrl) return undefined
-  const name = `test_${randomBytes(6).toString('hex')}`
+  return serverUrl ? createScratchDatabase(serverUrl, 'test') : undefined
+}
+
+/** A new, empty database on the server of `serverUrl`, and a function that drops it. */
+export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`
   await adminQuery(serverUrl, `CREATE DATABASE ${name}`)
   const url = new URL(serverUrl)
   url.pathname = `/${name}`

@@ -27,14 +27,16 @@ export async function appWithStore(t: TapLike, kind: 'local' | 's3', env: Record
   }
   const { app, config } = await buildTestAppWithConfig(t, env, options)
   const folder = join(config.media.root, config.media.prefix)
-  const names = async () =>
-    existsSync(folder)
-      ? readdirSync(folder, { recursive: true, withFileTypes: true })
-          .filter((entry) => entry.isFile())
-          .map((entry) => `${entry.parentPath.slice(folder.length + 1)}/${entry.name}`)
-          .sort()
-      : []
-  return { kind, app, names }
+  return { kind, app, names: async () => localNames(folder) }
+}
+
+/** The names under a local store's prefix folder (`covers/<uuid>.jpg`), sorted. */
+export function localNames(folder: string): string[] {
+  if (!existsSync(folder)) return []
+  return readdirSync(folder, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => `${entry.parentPath.slice(folder.length + 1)}/${entry.name}`)
+    .sort()
 }
 
 /** The stored name behind an absolute image URL. */

@@ -1,4 +1,3 @@
-import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { eq, sql } from 'drizzle-orm'
@@ -9,19 +8,13 @@ import { retryFailedDeletions, writeWithMedia } from '../../src/media/lifecycle.
 import { buildTestApp, buildTestAppWithConfig } from '../helpers/app.js'
 import * as images from '../helpers/images.js'
 import { startS3Server, type TestS3Server } from '../helpers/s3.js'
+import { localNames } from '../helpers/stores.js'
 
 /** The names in the store, as the store itself lists them. */
 type Lister = () => Promise<string[]>
 
 function localLister(root: string): Lister {
-  return async () => {
-    const folder = join(root, 'media')
-    if (!existsSync(folder)) return []
-    return readdirSync(folder, { recursive: true, withFileTypes: true })
-      .filter((entry) => entry.isFile())
-      .map((entry) => `${entry.parentPath.slice(folder.length + 1)}/${entry.name}`)
-      .sort()
-  }
+  return async () => localNames(join(root, 'media'))
 }
 
 async function upload() {

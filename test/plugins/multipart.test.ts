@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { readdirSync, writeFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
@@ -9,6 +9,7 @@ import { buildTestAppWithConfig } from '../helpers/app.js'
 import * as images from '../helpers/images.js'
 import { multipart, type Part } from '../helpers/multipart.js'
 import { startS3Server } from '../helpers/s3.js'
+import { localNames } from '../helpers/stores.js'
 
 const MAX_BYTES = 64 * 1024
 
@@ -114,7 +115,7 @@ async function checks(t: Test, app: FastifyInstance, storedNames: () => Promise<
 t.test('multipart uploads on the local store', async (t) => {
   const { app, config } = await buildTestAppWithConfig(t, { MEDIA_MAX_BYTES: String(MAX_BYTES) }, { beforeReady: addUploadRoute })
   const folder = `${config.media.root}/media/post_images`
-  await checks(t, app, async () => (existsSync(folder) ? readdirSync(folder).map((file) => `post_images/${file}`).sort() : []))
+  await checks(t, app, async () => localNames(`${config.media.root}/media`))
 
   await t.test('stored files are served with their type and locked-down headers', async (t) => {
     const [file] = readdirSync(folder).filter((f) => f.endsWith('.jpg'))
