@@ -1,14 +1,14 @@
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { RateLimitConfig } from '../../config.js'
-import type { UserRow } from '../../db/schema.js'
 import { AppError, forbidden } from '../../errors/app-error.js'
 import { errorResponses } from '../../errors/schema.js'
+import { callerOf } from '../../plugins/auth.js'
 import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js'
 import { LoginBody, RegisterBody, Token, User } from './schemas.js'
+import { userShape } from './shape.js'
 import { findUserByUsername, insertUser, loginKey, normalizeUsername } from './users.js'
-import { callerOf } from '../../plugins/auth.js'
 
 export interface AuthRoutesOptions {
   allowRegistration: boolean
@@ -16,16 +16,7 @@ export interface AuthRoutesOptions {
   rateLimits: RateLimitConfig
 }
 
-const toUser = (row: Omit<UserRow, 'passwordHash'>): User => ({
-  id: row.id,
-  username: row.username,
-  email: row.email,
-  is_admin: row.isAdmin,
-  created_at: row.createdAt.toISOString()
-})
-
-const invalidCredentials = () =>
-  new AppError('INVALID_CREDENTIALS', 'Unable to log in with the provided credentials')
+const invalidCredentials = () => new AppError('INVALID_CREDENTIALS')
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -78,7 +69,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
       const passwordHash = await hashPassword(request.body.password)
       const answer = await app.database.transaction(async (tx) => {
         const row = await insertUser(tx, { ...request.body, passwordHash })
-        return recordAnswer(tx, request, reply, { statusCode: 201, body: toUser(row) })
+        return recordAnswer(tx, request, reply, { statusCode: 201, body: userShape(row) })
       })
       return sendAnswer(reply, answer)
     }
@@ -125,7 +116,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
       security: [{ bearerAuth: [] }],
       response: { 200: User, ...errorResponses(401) }
     },
-    handler: async (request) => toUser(callerOf(request))
+    handler: async (request) => userShape(callerOf(request))
   })
 }
 

@@ -2,13 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../../errors/schema.js'
+import { callerOf } from '../../plugins/auth.js'
 import { answering, sendAnswer } from '../../plugins/idempotency.js'
 import { toPage } from '../shared/pagination.js'
 import { bearer, UPLOAD_ERRORS } from '../shared/routes.js'
 import { assertCanChange, bookWrites, findBookDetail, listBooks, parseBookId } from './books.js'
 import { BookDetail, BookIdParams, BookListQuery, BookPage, BookPatch, BookWrite } from './schemas.js'
 import { bookShapes } from './shape.js'
-import { callerOf } from '../../plugins/auth.js'
 
 export interface BookRoutesOptions {
   publicUrl: string

@@ -2,13 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../../errors/schema.js'
+import { callerOf } from '../../plugins/auth.js'
 import { answering, sendAnswer } from '../../plugins/idempotency.js'
 import { toPage } from '../shared/pagination.js'
 import { bearer, optionalBearer, parseIntegerId, UPLOAD_ERRORS } from '../shared/routes.js'
 import { findPost, listPosts, postWrites, type PostInput } from './posts.js'
 import { PostDetail, PostIdParams, PostListQuery, PostPage, PostPatch, PostSlugParams, PostWrite } from './schemas.js'
 import { postShapes } from './shape.js'
-import { callerOf } from '../../plugins/auth.js'
 
 export interface PostRoutesOptions {
   publicUrl: string

@@ -5,7 +5,7 @@ import { books, reviews, users, type ReviewRow } from '../../db/schema.js'
 import { forbidden, notFound } from '../../errors/app-error.js'
 import type { PageRequest } from '../shared/pagination.js'
 import { offsetOf } from '../shared/pagination.js'
-import type { Actor } from '../../plugins/auth.js'
+import type { Actor, AuthUser } from '../../plugins/auth.js'
 
 export type ReviewWithAuthor = ReviewRow & { authorUsername: string }
 
@@ -40,14 +40,15 @@ export async function listReviews(db: Db, bookId: string, page: PageRequest) {
   return { rows, count: total?.count ?? 0 }
 }
 
-export async function createReview(db: Db, bookId: string, authorId: number, text: string): Promise<number> {
+/** A new review by `author`, answered from the row written: the author is the caller. */
+export async function createReview(db: Db, bookId: string, author: Pick<AuthUser, 'id' | 'username'>, text: string): Promise<ReviewWithAuthor> {
   const [exists] = await db.select({ id: books.id }).from(books).where(eq(books.id, bookId))
   if (!exists) throw notFound('Book')
-  const [row] = await db.insert(reviews).values({ bookId, authorId, review: text }).returning({ id: reviews.id })
-  return row!.id
+  const [row] = await db.insert(reviews).values({ bookId, authorId: author.id, review: text }).returning()
+  return { ...row!, authorUsername: author.username }
 }
 
-export async function findReview(db: Db, bookId: string, reviewId: number): Promise<ReviewWithAuthor> {
+async function findReview(db: Db, bookId: string, reviewId: number): Promise<ReviewWithAuthor> {
   const [row] = await db
     .select(withAuthor)
     .from(reviews)

@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../../errors/schema.js'
+import { callerOf } from '../../plugins/auth.js'
 import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { toPage } from '../shared/pagination.js'
 import { bearer, parseIntegerId } from '../shared/routes.js'
 import { parseBookId } from '../books/books.js'
-import { createReview, deleteReview, findReview, listReviews } from './reviews.js'
+import { createReview, deleteReview, listReviews } from './reviews.js'
 import { reviewShape } from './shape.js'
 import { BookReviewsParams, Review, ReviewIdParams, ReviewListQuery, ReviewPage, ReviewWrite } from './schemas.js'
-import { callerOf } from '../../plugins/auth.js'
 
 export interface ReviewRoutesOptions {
   publicUrl: string
@@ -43,8 +43,8 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
     handler: async (request, reply) => {
       const bookId = parseBookId(request.params.id)
       const answer = await app.database.transaction(async (tx) => {
-        const id = await createReview(tx, bookId, callerOf(request).id, request.body.review)
-        return recordAnswer(tx, request, reply, { statusCode: 201, body: reviewShape(await findReview(tx, bookId, id)) })
+        const review = await createReview(tx, bookId, callerOf(request), request.body.review)
+        return recordAnswer(tx, request, reply, { statusCode: 201, body: reviewShape(review) })
       })
       return sendAnswer(reply, answer)
     }
