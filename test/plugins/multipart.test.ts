@@ -48,6 +48,12 @@ async function checks(t: Test, app: FastifyInstance, storedNames: () => Promise<
     }
   })
 
+  await t.test('a form boolean outside true/false/1/0/on/off is refused, naming the choices', async (t) => {
+    const res = await post([{ name: 'title', value: 'Hello' }, { name: 'published', value: 'yes' }])
+    t.equal(res.statusCode, 400)
+    t.match(res.json(), { code: 'VALIDATION_ERROR', message: 'body/published must be a boolean: true, false, 1, 0, on, off' })
+  })
+
   await t.test('a JSON body goes through the same schema', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/upload', payload: { title: 'Hello', published: true } })
     t.same(res.json(), { title: 'Hello', published: true, image: null })
