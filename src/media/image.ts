@@ -17,7 +17,8 @@ export class Upload {
 
   /** In a body's JSON (an Idempotency-Key's fingerprint, a log), a file is its digest. */
   toJSON() {
-    return { file: this.filename, sha256: createHash('sha256').update(this.bytes).digest('hex') }
+    // Only the bytes: a retry that names the same file differently is the same request.
+    return { sha256: createHash('sha256').update(this.bytes).digest('hex') }
   }
 }
 

@@ -2,14 +2,35 @@ import { Kind, Type, TypeGuard, type TObject, type TProperties, type TSchema } f
 import { AppError } from '../errors/app-error.js'
 import { Upload } from '../media/image.js'
 
+/** Where the validator found a value: the object holding it, and its key there. */
+interface ValueSite {
+  parentData: object
+  parentDataProperty: string | number
+}
+
+// What the validator has always turned into null for a JSON file field: it removes the file too.
+const REMOVALS = new Set<unknown>(['', 0, false])
+
 /**
  * The validator's `upload` keyword: a file field holds an upload (only a form can send
  * one) or `null` (remove the file; an empty file input in a form means the same).
  */
-export const uploadKeyword: { keyword: string; schemaType: 'boolean'; validate: (schema: boolean, value: unknown) => boolean; error: { message: string } } = {
+export const uploadKeyword: {
+  keyword: string
+  schemaType: 'boolean'
+  modifying: boolean
+  validate: (schema: boolean, value: unknown, parentSchema?: unknown, site?: ValueSite) => boolean
+  error: { message: string }
+} = {
   keyword: 'upload',
   schemaType: 'boolean',
-  validate: (_schema: boolean, value: unknown) => value === null || value instanceof Upload,
+  modifying: true,
+  validate: (_schema, value, _parentSchema, site) => {
+    if (value === null || value instanceof Upload) return true
+    if (!REMOVALS.has(value) || !site) return false
+    Reflect.set(site.parentData, site.parentDataProperty, null)
+    return true
+  },
   error: { message: 'must be a file upload, or empty (null in JSON) to remove it' }
 }
 

@@ -44,7 +44,10 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
       }
     },
     // A write body with file fields is shown in both bodies it accepts: a form and JSON.
-    transform: ({ schema, url }) => ({ schema: TypeGuard.IsObject(schema.body) && fileFieldsOf(schema.body).length > 0 ? { ...schema, body: documentedBody(schema.body) } : schema, url }),
+    transform: ({ schema, url }) => {
+      const body: unknown = schema?.body
+      return { schema: TypeGuard.IsObject(body) && fileFieldsOf(body).length > 0 ? { ...schema, body: documentedBody(body) } : schema, url }
+    },
     // Shared schemas become named components (`#/components/schemas/User`), not `def-0`.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors/app-error.js'
+import { Upload } from '../media/image.js'
 
 /** The path of the first string in `value` that is not well-formed UTF-16, if any. */
 export function findLoneSurrogate(value: unknown, path: string): string | undefined {
   if (typeof value === 'string') return value.isWellFormed() ? undefined : path
-  if (typeof value !== 'object' || value === null) return undefined
+  if (typeof value !== 'object' || value === null || value instanceof Upload) return undefined
   for (const [key, item] of Object.entries(value)) {
     const found = findLoneSurrogate(item, `${path}/${key}`)
     if (found !== undefined) return found
@@ -15,7 +16,8 @@ export function findLoneSurrogate(value: unknown, path: string): string | undefi
 
 function containsNul(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('\u0000')
-  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || depth > 32) return false
+  // An upload's file name is never stored (stored names are generated): not the client's text.
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || value instanceof Upload || depth > 32) return false
   return Object.values(value).some((item) => containsNul(item, depth + 1))
 }
 

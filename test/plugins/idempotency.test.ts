@@ -38,6 +38,22 @@ t.test('a repeat with the same key answers the stored result without doing the w
   t.not(bobs.json().id, first.json().id)
 })
 
+t.test('an upload is the same request whatever its file is called, and another file is another request', async (t) => {
+  const app = await buildTestApp(t)
+  const alice = await createTestUser(app)
+  const [jpeg, png] = [await images.jpeg(), await images.png()]
+  const send = (file: Buffer, filename: string) => {
+    const form = multipart([{ name: 'title', value: 'Named' }, { name: 'author', value: 'A' }, { name: 'price', value: '1' }, { name: 'cover', file, filename }])
+    return app.inject({ method: 'POST', url: '/api/v1/books', payload: form.payload, headers: { ...form.headers, ...withKey('k-file', alice.auth) } })
+  }
+  const first = await send(jpeg, 'cover.jpg')
+  t.equal(first.statusCode, 201)
+  const renamed = await send(jpeg, 'IMG_0001.JPG')
+  t.equal(renamed.headers['idempotent-replayed'], 'true', 'the same bytes under another name replay the answer')
+  t.same(renamed.json(), first.json())
+  t.equal((await send(png, 'cover.jpg')).json().code, 'IDEMPOTENCY_KEY_REUSED', 'other bytes are another request')
+})
+
 t.test('a repeat while the first request still runs is 409; client errors are kept, server errors are not', async (t) => {
   const store = await appWithStore(t, 's3')
   const admin = await createTestUser(store.app, { admin: true })

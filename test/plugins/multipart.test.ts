@@ -61,6 +61,12 @@ async function checks(t: Test, app: FastifyInstance, storedNames: () => Promise<
     t.same(empty.json(), { title: 'Hello', image: null }, 'an empty image field means "no image"')
     const blank = await post([{ name: 'title', value: 'Hello' }, { name: 'image', file: Buffer.alloc(0), filename: '' }])
     t.same(blank.json(), { title: 'Hello', image: null }, 'so does an empty file input')
+    for (const removal of ['', 0, false]) {
+      const res = await app.inject({ method: 'POST', url: '/upload', payload: { title: 'Hello', image: removal } })
+      t.same(res.json(), { title: 'Hello', image: null }, `JSON ${JSON.stringify(removal)} in a file field removes the file, like null`)
+    }
+    const object = await app.inject({ method: 'POST', url: '/upload', payload: { title: 'Hello', image: { bytes: 'x' } } })
+    t.match(object.json(), { statusCode: 400, message: 'body/image must be a file upload, or empty (null in JSON) to remove it' }, 'JSON cannot pass for a file')
   })
 
   await t.test('the client file name never reaches the key', async (t) => {
