@@ -197,7 +197,7 @@ async function checkSameAnswers(answers: Array<[string, string]>, boundBase: str
 }
 
 /**
- * Runs a scenario ROUNDS times: each build in turn (A B A B), then the ceiling and the
+ * Runs a scenario ROUNDS times: each build in turn (A B, then B A), then the ceiling and the
  * bound, so slow phases of a shared machine fall on every contender alike.
  */
 async function rounds(scenario: string, targets: Target[], load: (target: Target) => Load, ceiling: () => Promise<Measure>, bound?: () => Promise<Measure>): Promise<Row> {
@@ -205,7 +205,10 @@ async function rounds(scenario: string, targets: Target[], load: (target: Target
   const ceilings: Measure[] = []
   const bounds: Measure[] = []
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, target] of targets.entries()) {
+    // A B, then B A: neither build always runs first, right after the other's load.
+    const order = round % 2 === 0 ? [...targets.keys()] : [...targets.keys()].reverse()
+    for (const i of order) {
+      const target = targets[i]!
       const { result, peakMb } = await peakRss(target.pid, () => measure(load(target), WARMUP, SECONDS, target.pid))
       runs[i]!.push({ ...result, peakMb })
     }
