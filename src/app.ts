@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import fastifyCors from '@fastify/cors'
 import type { Config } from './config.js'
+import type { Database } from './db/client.js'
 import { notFound } from './errors/app-error.js'
 import authPlugin from './plugins/auth.js'
 import dbPlugin from './plugins/db.js'
@@ -30,6 +31,8 @@ const JSON_BODY_LIMIT = 1024 * 1024
 export interface BuildOptions {
   /** Where logs go (standard output by default). */
   logStream?: { write(line: string): void }
+  /** A database another app of this process opened: both then share its rows (and its limits). */
+  database?: Database
 }
 
 export async function buildApp(config: AppConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -75,7 +78,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(slowBodies, { minBytesPerSecond: config.http.bodyMinBytesPerSecond })
   await app.register(errorsPlugin)
   await app.register(wellFormedText)
-  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax, timeoutMs: config.databaseTimeoutMs })
+  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax, timeoutMs: config.databaseTimeoutMs, shared: options.database })
   await app.register(rateLimitPlugin)
   await app.register(authPlugin, { secret: config.jwtSecret, expiresInSeconds: config.jwtExpiresInSeconds })
   await app.register(idempotencyPlugin)

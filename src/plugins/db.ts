@@ -14,7 +14,22 @@ declare module 'fastify' {
   }
 }
 
-async function dbPlugin(app: FastifyInstance, options: DatabaseOptions) {
+export interface DbPluginOptions extends DatabaseOptions {
+  /** A database opened (and closed) by the caller, shared by several apps in one process. */
+  shared?: Database
+}
+
+async function dbPlugin(app: FastifyInstance, options: DbPluginOptions) {
+  const database = options.shared ?? (await openMigrated(options))
+  app.decorate('database', database)
+  app.decorate('db', database.db)
+  app.decorate('pingDatabase', async (timeoutMs: number) => {
+    await withTimeout(database.db.execute(sql`select 1`), timeoutMs)
+  })
+  if (!options.shared) app.addHook('onClose', () => database.close())
+}
+
+async function openMigrated(options: DatabaseOptions): Promise<Database> {
   const database = openDatabase(options)
   try {
     await migrateDatabase(database)
@@ -22,12 +37,7 @@ async function dbPlugin(app: FastifyInstance, options: DatabaseOptions) {
     await database.close().catch(() => {})
     throw error
   }
-  app.decorate('database', database)
-  app.decorate('db', database.db)
-  app.decorate('pingDatabase', async (timeoutMs: number) => {
-    await withTimeout(database.db.execute(sql`select 1`), timeoutMs)
-  })
-  app.addHook('onClose', () => database.close())
+  return database
 }
 
 export default fp(dbPlugin, { name: 'db', fastify: '5.x' })
