@@ -89,8 +89,7 @@ export function documentedBody(schema: TObject) {
       form[name] = Type.Optional(Type.String({ format: 'binary', description: field.description }))
       json[name] = Type.Optional(Type.Null({ description: `null removes the ${name}; upload files with multipart/form-data` }))
     } else {
-      const description = `${field.description ?? 'A boolean'} (true/false, 1/0 or on/off)`
-      form[name] = isBooleanField(field) ? keepOptional(field, Type.String({ enum: FORM_BOOLEANS, description })) : field
+      form[name] = isBooleanField(field) ? keepOptional(field, Type.String({ enum: FORM_BOOLEANS, description: `${field.description ?? 'A boolean'} (true/false, 1/0 or on/off)` })) : field
       json[name] = field
     }
   }

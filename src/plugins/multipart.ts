@@ -66,7 +66,6 @@ const FORM_LIMITS = { fieldNameSize: 100, fieldSize: TEXT_BYTES, fields: 30, par
 // Boundaries and part headers around the file and the text.
 const FRAMING_BYTES = 64 * 1024
 
-
 async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) {
   await app.register(fastifyMultipart, {
     // One byte over the limit is how the limit is noticed; the reader answers 413 then.
