@@ -16,6 +16,7 @@ import rateLimitPlugin from './plugins/rate-limit.js'
 import slowBodies from './plugins/slow-bodies.js'
 import wellFormedText from './plugins/well-formed-text.js'
 import { uploadKeyword } from './plugins/forms.js'
+import { ANNOTATIONS, FORMATS } from './lib/vocabulary.js'
 import securityHeaders from './plugins/security-headers.js'
 import authRoutes from './modules/auth/routes.js'
 import opsRoutes from './modules/ops/routes.js'
@@ -59,11 +60,13 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
       if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawError(socket, 'REQUEST_TIMEOUT', 'The request took too long to arrive')
       else writeRawError(socket, 'BAD_REQUEST', 'The request could not be parsed')
     },
-    // `example` is OpenAPI documentation, not validation: let the validator accept it.
+    // The annotations are documentation, not validation: let the validator accept them.
     // `upload` checks a write's file fields (forms put uploads where JSON has null).
     // `verbose` keeps the failing schema on each error, so a pattern failure can be
     // explained in words instead of in regex form.
-    ajv: { customOptions: { keywords: ['example', uploadKeyword], verbose: true } }
+    // An unknown body field is refused (UNKNOWN_FIELD), not dropped: a typo must not answer
+    // 200 with nothing changed. Query strings stay open (cache busters, tracking tags).
+    ajv: { customOptions: { keywords: [...ANNOTATIONS, uploadKeyword], formats: FORMATS, verbose: true, removeAdditional: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Hooks on every request are callback-style: an async one costs a promise per request.

@@ -5,7 +5,11 @@ export interface ErrorSpec {
   message: string
   /** For the OpenAPI document: when a client gets this code, and what to do about it. */
   description: string
+  /** Response headers that come with this code. */
+  headers?: ResponseHeader[]
 }
+
+export type ResponseHeader = 'Retry-After' | 'WWW-Authenticate'
 
 // A const type parameter keeps each code a literal without a cast.
 const defineCatalogue = <const T extends Record<string, ErrorSpec>>(entries: T) => entries
@@ -19,9 +23,10 @@ const catalogue = defineCatalogue({
   INVALID_JSON: { status: 400, message: 'The body is not valid JSON', description: 'The body is not valid JSON' },
   INVALID_MULTIPART: { status: 400, message: 'The multipart body is malformed', description: 'The multipart/form-data body cannot be read' },
   DUPLICATE_FIELD: { status: 400, message: 'A form field is sent more than once', description: 'A form field appears more than once' },
+  UNKNOWN_FIELD: { status: 400, message: 'The body has a field this request does not take', description: 'The body has a field the operation does not know (a typo, or a read-only field such as `id`); the message names it' },
   UNKNOWN_FILE_FIELD: { status: 400, message: 'Unexpected file field', description: 'A file is sent in a field that takes none' },
   BAD_REQUEST: { status: 400, message: 'The request could not be parsed', description: 'The request itself is malformed (its URL, its headers)' },
-  UNAUTHORIZED: { status: 401, message: 'Authentication credentials were not provided or are invalid', description: 'Missing, invalid or expired bearer token (with `WWW-Authenticate`)' },
+  UNAUTHORIZED: { status: 401, message: 'Authentication credentials were not provided or are invalid', description: 'Missing, invalid or expired bearer token (with `WWW-Authenticate`)', headers: ['WWW-Authenticate'] },
   INVALID_CREDENTIALS: { status: 401, message: 'Unable to log in with the provided credentials', description: 'Wrong username or password' },
   FORBIDDEN: { status: 403, message: 'You do not have permission to perform this action', description: 'Authenticated but not allowed' },
   NOT_FOUND: { status: 404, message: 'Resource not found', description: 'No such resource (or route)' },
@@ -31,7 +36,7 @@ const catalogue = defineCatalogue({
   USERNAME_TAKEN: { status: 409, message: 'A user with that username already exists', description: 'The username is taken (ignoring case)' },
   TITLE_TAKEN: { status: 409, message: 'A post with this title already exists', description: 'Another post has this title' },
   SLUG_TAKEN: { status: 409, message: 'A post with this slug already exists', description: 'Another post has this slug' },
-  IDEMPOTENCY_KEY_IN_USE: { status: 409, message: 'A request with this Idempotency-Key is still being processed; retry shortly', description: 'A request with the same `Idempotency-Key` is still running (see `Retry-After`)' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, message: 'A request with this Idempotency-Key is still being processed; retry shortly', description: 'A request with the same `Idempotency-Key` is still running (see `Retry-After`)', headers: ['Retry-After'] },
   BODY_TOO_LARGE: { status: 413, message: 'The body is too large', description: 'The body is larger than the route accepts' },
   FILE_TOO_LARGE: { status: 413, message: 'The file is too large', description: 'An uploaded file is larger than `MEDIA_MAX_BYTES`' },
   FIELD_TOO_LARGE: { status: 413, message: 'A form field is too large', description: 'A text field of a form, or all of them together, is too long' },
@@ -41,12 +46,12 @@ const catalogue = defineCatalogue({
   IMAGE_TOO_LARGE: { status: 422, message: 'The image is too large', description: 'The image has more pixels, or a longer side, than allowed' },
   IMAGE_TOO_COMPLEX: { status: 422, message: 'The image takes too long to process', description: 'The image could not be processed within `MEDIA_PROCESS_TIMEOUT_MS`' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was already used for a different request; use a new key for a new request', description: 'The `Idempotency-Key` was used for a different request' },
-  RATE_LIMITED: { status: 429, message: 'Too many requests', description: 'Too many requests from this client or for this account (see `Retry-After`)' },
-  TOO_MANY_UPLOADS: { status: 429, message: 'Too many uploads in progress', description: 'Too many uploads in progress from this client (see `Retry-After`)' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests', description: 'Too many requests from this client or for this account (see `Retry-After`)', headers: ['Retry-After'] },
+  TOO_MANY_UPLOADS: { status: 429, message: 'Too many uploads in progress', description: 'Too many uploads in progress from this client (see `Retry-After`)', headers: ['Retry-After'] },
   INTERNAL_ERROR: { status: 500, message: 'The server failed to handle this request', description: 'The server failed; the message carries the request id' },
-  DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable, try again later', description: 'The database does not answer (see `Retry-After`)' },
-  STORAGE_UNAVAILABLE: { status: 503, message: 'The media store is unavailable, try again later', description: 'The media store does not answer (see `Retry-After`)' },
-  SERVER_BUSY: { status: 503, message: 'The server is at capacity, try again shortly', description: 'Too many uploads or images in progress on this instance (see `Retry-After`)' }
+  DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable, try again later', description: 'The database does not answer (see `Retry-After`)', headers: ['Retry-After'] },
+  STORAGE_UNAVAILABLE: { status: 503, message: 'The media store is unavailable, try again later', description: 'The media store does not answer (see `Retry-After`)', headers: ['Retry-After'] },
+  SERVER_BUSY: { status: 503, message: 'The server is at capacity, try again shortly', description: 'Too many uploads or images in progress on this instance (see `Retry-After`)', headers: ['Retry-After'] }
 })
 
 export type ErrorCode = keyof typeof catalogue

@@ -59,14 +59,27 @@ function validationMessage(error: FastifyError & { validation: ValidationFailure
   const allowed = problem?.params.allowedValues
   if (Array.isArray(allowed)) return `${error.message}: ${allowed.map(String).join(', ')}`
   const description = failedSchemaDescription(problem)
-  if (problem?.keyword === 'pattern' && description) return `${error.validationContext}${problem.instancePath} must be: ${description}`
+  if ((problem?.keyword === 'pattern' || problem?.keyword === 'format') && description) return `${error.validationContext}${problem.instancePath} must be: ${description}`
   return error.message
+}
+
+/** A body field the schema does not know, or undefined for any other failure. */
+function unknownField(error: FastifyError & { validation: ValidationFailure[] }): string | undefined {
+  const problem = error.validation[0]
+  const name: unknown = problem?.keyword === 'additionalProperties' ? problem.params.additionalProperty : undefined
+  return typeof name === 'string' ? `${error.validationContext}${problem?.instancePath ?? ''}/${name}` : undefined
+}
+
+function validationFailure(error: FastifyError & { validation: ValidationFailure[] }): PublicError {
+  const field = unknownField(error)
+  if (field) return { statusCode: 400, code: 'UNKNOWN_FIELD', message: `${field} is not a field of this request` }
+  return { statusCode: 400, code: 'VALIDATION_ERROR', message: validationMessage(error) }
 }
 
 /** Turns anything thrown into the one public error shape, hiding what a client must not see. */
 export function describeError(error: Error, requestId: string): PublicError {
   if (error instanceof AppError) return error
-  if (isValidationError(error)) return { statusCode: 400, code: 'VALIDATION_ERROR', message: validationMessage(error) }
+  if (isValidationError(error)) return validationFailure(error)
   if (isRejectedText(error)) return { statusCode: 400, code: 'VALIDATION_ERROR', message: 'Text must be valid UTF-8 without NUL characters' }
   if (isDatabaseUnavailable(error)) {
     return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable, try again later', headers: { 'Retry-After': '5' } }

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { errorCodes, errorSpec, type ErrorCode } from './catalogue.js'
+import { errorCodes, errorSpec, type ErrorCode, type ResponseHeader } from './catalogue.js'
 
 export const ErrorResponse = Type.Object(
   {
@@ -11,16 +11,31 @@ export const ErrorResponse = Type.Object(
   { $id: 'ErrorResponse', title: 'Error' }
 )
 
+const HEADERS: Record<ResponseHeader, { type: string; description: string }> = {
+  'Retry-After': { type: 'integer', description: 'Seconds to wait before retrying' },
+  'WWW-Authenticate': { type: 'string', description: 'The scheme to authenticate with: `Bearer`, with `error="invalid_token"` when the token was refused (RFC 6750)' }
+}
+
+const codesOf = (status: number) => errorCodes.filter((code) => errorSpec(code).status === status)
+
 /** The codes a status may carry, each with what it means, in a Markdown list. */
 function describeStatus(status: number): string {
-  const codes = errorCodes.filter((code) => errorSpec(code).status === status)
-  return codes.map((code) => `- \`${code}\`: ${errorSpec(code).description}`).join('\n') || 'Error'
+  return codesOf(status).map((code) => `- \`${code}\`: ${errorSpec(code).description}`).join('\n') || 'Error'
+}
+
+/** The response headers some code of a status comes with. */
+function headersOf(status: number) {
+  const names = new Set(codesOf(status).flatMap((code) => errorSpec(code).headers ?? []))
+  return names.size === 0 ? {} : { headers: Object.fromEntries([...names].map((name) => [name, HEADERS[name]])) }
 }
 
 /**
- * Response entries for a route schema: one shared error body per status it can return.
- * Every API route touches the database, so 500 and 503 are always among them.
+ * Response entries for a route schema: one shared error body per status it can return,
+ * with the headers its codes may carry. Every API route touches the database, so 500 and
+ * 503 are always among them.
  */
 export function errorResponses(...statuses: number[]) {
-  return Object.fromEntries([...new Set([...statuses, 500, 503])].map((status) => [status, { ...Type.Ref(ErrorResponse), description: describeStatus(status) }]))
+  return Object.fromEntries(
+    [...new Set([...statuses, 500, 503])].map((status) => [status, { ...Type.Ref(ErrorResponse), description: describeStatus(status), ...headersOf(status) }])
+  )
 }

@@ -11,34 +11,45 @@ interface ValueSite {
 // What the validator has always turned into null for a JSON file field: it removes the file too.
 const REMOVALS = new Set<unknown>(['', 0, false])
 
+/** What a file field takes: only an upload, or an upload or a removal. */
+type UploadRule = 'file' | 'file-or-null'
+
 /**
  * The validator's `upload` keyword: a file field holds an upload (only a form can send
- * one) or `null` (remove the file; an empty file input in a form means the same).
+ * one) or, where the rule allows it, `null` (remove the file; an empty file input in a form
+ * means the same).
  */
 export const uploadKeyword: {
   keyword: string
-  schemaType: 'boolean'
+  schemaType: 'string'
   modifying: boolean
-  validate: (schema: boolean, value: unknown, parentSchema?: unknown, site?: ValueSite) => boolean
-  error: { message: string }
+  validate: (rule: UploadRule, value: unknown, parentSchema?: unknown, site?: ValueSite) => boolean
+  error: { message: (context: { schema: unknown }) => string }
 } = {
   keyword: 'upload',
-  schemaType: 'boolean',
+  schemaType: 'string',
   modifying: true,
-  validate: (_schema, value, _parentSchema, site) => {
-    if (value === null || value instanceof Upload) return true
+  validate: (rule, value, _parentSchema, site) => {
+    if (value instanceof Upload) return true
+    if (rule === 'file') return false
+    if (value === null) return true
     if (!REMOVALS.has(value) || !site) return false
     Reflect.set(site.parentData, site.parentDataProperty, null)
     return true
   },
-  error: { message: 'must be a file upload, or empty (null in JSON) to remove it' }
+  error: {
+    message: ({ schema }) => (schema === 'file' ? 'must be a file upload (send multipart/form-data)' : 'must be a file upload, or empty (null in JSON) to remove it')
+  }
 }
 
 /** A write body's file field: an upload from a form, or `null` to remove the file. */
 export const FileField = (description: string) =>
-  Type.Optional(Type.Unsafe<Upload | null>({ upload: true, description: `${description}. An empty value removes it.` }))
+  Type.Optional(Type.Unsafe<Upload | null>({ upload: 'file-or-null', description: `${description}. An empty value removes it.` }))
 
-const isFileField = (schema: TSchema) => schema.upload === true
+/** A file the write cannot do without: such a body can only be a form. */
+export const RequiredFile = (description: string) => Type.Unsafe<Upload>({ upload: 'file', description })
+
+const isFileField = (schema: TSchema) => typeof schema.upload === 'string'
 const isBooleanField = (schema: TSchema) => schema[Kind] === 'Boolean'
 
 /**
@@ -76,28 +87,38 @@ function keepOptional(original: TSchema, replacement: TSchema): TSchema {
   return TypeGuard.IsOptional(original) ? Type.Optional(replacement) : replacement
 }
 
+/** A field the way the document shows it: its `documentedAs` form where it has one. */
+export function documentedField(field: TSchema): TSchema {
+  const shown: unknown = field.documentedAs
+  return typeof shown === 'object' && shown !== null ? keepOptional(field, Type.Unsafe(shown)) : field
+}
+
+// A JSON file field can only remove the file: `null`, or an empty string as a form sends it.
+// Written as a nullable empty string, since generated clients cannot send a null-only field.
+const removal = (name: string) =>
+  Type.Optional(Type.Unsafe<string | null>({ type: 'string', maxLength: 0, nullable: true, description: `null (or "") removes the ${name}; upload files with multipart/form-data` }))
+
 /**
  * How the OpenAPI document shows a write body: `multipart/form-data` first (Postman builds
  * its request from it) with files shown in binary strings and booleans in form text, then
- * `application/json`, where a file field can only be `null`. Both come from the one schema.
+ * `application/json`, where a file field can only remove the file. Both come from the one
+ * schema. A body with a required file is a form only.
  */
 export function documentedBody(schema: TObject) {
   const form: TProperties = {}
   const json: TProperties = {}
   for (const [name, field] of Object.entries<TSchema>(schema.properties)) {
     if (isFileField(field)) {
-      form[name] = Type.Optional(Type.String({ format: 'binary', description: field.description }))
-      json[name] = Type.Optional(Type.Null({ description: `null removes the ${name}; upload files with multipart/form-data` }))
+      form[name] = keepOptional(field, Type.String({ format: 'binary', description: field.description }))
+      json[name] = removal(name)
     } else {
-      form[name] = isBooleanField(field) ? keepOptional(field, Type.String({ enum: FORM_BOOLEANS, description: `${field.description ?? 'A boolean'} (true/false, 1/0 or on/off)` })) : field
-      json[name] = field
+      const { documentedAs: _json, ...text } = field
+      form[name] = isBooleanField(field) ? keepOptional(field, Type.String({ enum: FORM_BOOLEANS, description: `${field.description ?? 'A boolean'} (true/false, 1/0 or on/off)` })) : text
+      json[name] = documentedField(field)
     }
   }
   const title = String(schema.title)
-  return {
-    content: {
-      'multipart/form-data': { schema: Type.Object(form, { title: `${title}Form`, additionalProperties: false }) },
-      'application/json': { schema: Type.Object(json, { title, additionalProperties: false }) }
-    }
-  }
+  const formOnly = fileFieldsOf(schema).some((name) => schema.required?.includes(name))
+  const content = { 'multipart/form-data': { schema: Type.Object(form, { title: formOnly ? title : `${title}Form`, additionalProperties: false }) } }
+  return { content: formOnly ? content : { ...content, 'application/json': { schema: Type.Object(json, { title, additionalProperties: false }) } } }
 }

@@ -1,10 +1,12 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifySchema } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
-import { TypeGuard } from '@sinclair/typebox'
+import { TypeGuard, type TObject } from '@sinclair/typebox'
 import { stringify } from 'yaml'
-import { documentedBody, fileFieldsOf } from './forms.js'
+import { documentedBody, documentedField, fileFieldsOf } from './forms.js'
+import { declareRequestIds, nameSchemas } from './openapi-components.js'
+import { errorResponses } from '../errors/schema.js'
 
 export interface OpenApiOptions {
   publicUrl: string
@@ -28,7 +30,14 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Media-backed content API', version: '1.0.0', description },
+      info: {
+        title: 'Media-backed content API',
+        version: '1.0.0',
+        description,
+        // The people who run this deployment answer for it; its reference is the way to them.
+        contact: { name: 'API support', url: `${options.publicUrl}/docs` },
+        license: { name: 'Proprietary', url: `${options.publicUrl}/docs` }
+      },
       servers: [{ url: options.publicUrl }],
       tags: [
         { name: 'auth', description: 'Users, login and tokens' },
@@ -43,11 +52,8 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
         }
       }
     },
-    // A write body with file fields is shown in both bodies it accepts: a form and JSON.
-    transform: ({ schema, url }) => {
-      const body: unknown = schema?.body
-      return { schema: TypeGuard.IsObject(body) && fileFieldsOf(body).length > 0 ? { ...schema, body: documentedBody(body) } : schema, url }
-    },
+    transform: ({ schema, url }) => ({ schema: documentedRoute(schema), url }),
+    transformObject: (document) => ('openapiObject' in document ? declareRequestIds(nameSchemas(document.openapiObject)) : document.swaggerObject),
     // Shared schemas become named components (`#/components/schemas/User`), not `def-0`.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
@@ -63,6 +69,35 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_request, reply) =>
     reply.type('application/yaml; charset=utf-8').send(openApiYaml(app))
   )
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
+
+/**
+ * A route's schema the way its users need it documented: the errors any body can cause, a
+ * write body with file fields in both bodies it accepts (a form and JSON), parameters in their `documentedAs` form, and a
+ * query parameter with a default optional, since the server fills it in.
+ */
+function documentedRoute(schema: FastifySchema): FastifySchema {
+  const body: unknown = schema.body
+  const query: unknown = schema.querystring
+  const params: unknown = schema.params
+  return {
+    ...schema,
+    // Every body may be malformed, too slow, too large or of a type the route does not take.
+    ...(body === undefined ? {} : { response: { ...errorResponses(400, 408, 413, 415), ...(isRecord(schema.response) ? schema.response : {}) } }),
+    ...(TypeGuard.IsObject(body) && fileFieldsOf(body).length > 0 ? { body: documentedBody(body) } : {}),
+    ...(TypeGuard.IsObject(query) ? { querystring: optionalDefaults(documentedProperties(query)) } : {}),
+    ...(TypeGuard.IsObject(params) ? { params: documentedProperties(params) } : {})
+  }
+}
+
+function documentedProperties(schema: TObject): TObject {
+  return { ...schema, properties: Object.fromEntries(Object.entries(schema.properties).map(([name, field]) => [name, documentedField(field)])) }
+}
+
+function optionalDefaults(query: TObject): TObject {
+  return { ...query, required: (query.required ?? []).filter((name) => query.properties[name]?.default === undefined) }
 }
 
 /** YAML without anchors and aliases, which some importers do not follow. */

@@ -23,9 +23,15 @@ t.test('books and reviews', async (t) => {
     return res.json()
   }
 
-  await t.test('any user adds a book and becomes its creator, whatever the request says', async (t) => {
+  await t.test('any user adds a book and becomes its creator; read-only fields are refused, not dropped', async (t) => {
     t.equal((await http.json('POST', API, dune)).statusCode, 401, 'anonymous')
-    const res = await http.json('POST', API, { ...dune, creator: { id: other.id }, creator_id: other.id, id: '00000000-0000-4000-8000-000000000000', review_count: 99 }, creator)
+    for (const [field, value] of Object.entries({ creator: { id: other.id }, creator_id: other.id, id: '00000000-0000-4000-8000-000000000000', review_count: 99 })) {
+      const refused = await http.json('POST', API, { ...dune, [field]: value }, creator)
+      t.equal(refused.statusCode, 400, field)
+      t.match(refused.json(), { code: 'UNKNOWN_FIELD', message: `body/${field} is not a field of this request` })
+    }
+    t.equal((await http.get(`${API}?page_size=100`)).json().count, 0, 'nothing was created')
+    const res = await http.json('POST', API, dune, creator)
     t.equal(res.statusCode, 201)
     const book = res.json()
     t.same(Object.keys(book).sort(), ['author', 'cover', 'created_at', 'creator', 'id', 'price', 'review_count', 'reviews', 'title', 'updated_at'])
@@ -80,6 +86,18 @@ t.test('books and reviews', async (t) => {
     t.equal(forbidden.statusCode, 403, 'permission is checked before validation of a change is reported')
   })
 
+  await t.test('a misspelt field is refused in JSON and in forms, and changes nothing', async (t) => {
+    const book = await create()
+    const json = await http.json('PATCH', `${API}/${book.id}`, { prise: '5.00' }, creator)
+    t.equal(json.statusCode, 400)
+    t.match(json.json(), { code: 'UNKNOWN_FIELD', message: 'body/prise is not a field of this request' })
+    const form = await http.form('PATCH', `${API}/${book.id}`, [{ name: 'price', value: '5.00' }, { name: 'titel', value: 'Dune Messiah' }], creator)
+    t.equal(form.statusCode, 400)
+    t.match(form.json(), { code: 'UNKNOWN_FIELD', message: 'body/titel is not a field of this request' })
+    t.match((await http.get(`${API}/${book.id}`)).json(), { title: 'Dune', price: '69.00' })
+    t.equal((await http.get(`${API}?page_size=5&utm_source=mail`)).statusCode, 200, 'unknown query parameters are ignored')
+  })
+
   await t.test('PUT needs every field, PATCH changes only what is sent', async (t) => {
     const book = await create()
     t.equal((await http.json('PUT', `${API}/${book.id}`, { title: 'Only title' }, creator)).statusCode, 400)
@@ -107,7 +125,8 @@ t.test('books and reviews', async (t) => {
     t.equal((await http.json('POST', url, { review: 'x' })).statusCode, 401)
     t.equal((await http.json('POST', url, { review: '' }, other)).statusCode, 400, 'empty')
     t.equal((await http.json('POST', url, { review: 'r'.repeat(256) }, other)).statusCode, 400, '256 characters')
-    const longest = await http.json('POST', url, { review: 'r'.repeat(255), author: { id: admin.id } }, other)
+    t.match((await http.json('POST', url, { review: 'mine', author: { id: admin.id } }, other)).json(), { statusCode: 400, code: 'UNKNOWN_FIELD' }, 'the author is the caller')
+    const longest = await http.json('POST', url, { review: 'r'.repeat(255) }, other)
     t.equal(longest.statusCode, 201, '255 characters')
     t.match(longest.json(), { review: 'r'.repeat(255), author: { id: other.id, username: 'other' } })
     for (let i = 1; i <= 11; i++) await http.json('POST', url, { review: `review ${i}` }, i % 2 ? creator : other)
@@ -208,6 +227,26 @@ for (const kind of ['local', 's3'] as const) {
     const removed = (await http.json('PATCH', `${API}/${book.id}`, { cover: null }, user)).json()
     t.equal(removed.cover, null)
     t.same(await names(), [])
+
+    const viaPut = await http.form('PUT', `${API}/${book.id}/cover`, [{ name: 'cover', file: webp, filename: 'c.webp' }], user)
+    t.equal(viaPut.statusCode, 200, viaPut.body)
+    t.match(viaPut.json(), { id: book.id, title: 'Covered' })
+    t.same(await names(), [nameOf(viaPut.json().cover)], 'PUT .../cover stores the cover')
+    const refusals: Array<[string, Promise<{ json: () => unknown }>, object]> = [
+      ['a stranger', http.form('PUT', `${API}/${book.id}/cover`, [{ name: 'cover', file: jpeg }], other), { statusCode: 403 }],
+      ['an empty file', http.form('PUT', `${API}/${book.id}/cover`, [{ name: 'cover', value: '' }], user), { statusCode: 400, message: 'body/cover must be a file upload (send multipart/form-data)' }],
+      ['JSON', http.json('PUT', `${API}/${book.id}/cover`, { cover: null }, user), { statusCode: 400, code: 'VALIDATION_ERROR' }],
+      ['no file', http.form('PUT', `${API}/${book.id}/cover`, [], user), { statusCode: 400 }],
+      ['another field', http.form('PUT', `${API}/${book.id}/cover`, [{ name: 'title', value: 'x' }, { name: 'cover', file: jpeg }], user), { statusCode: 400, code: 'UNKNOWN_FIELD' }]
+    ]
+    for (const [what, answer, expected] of refusals) t.match((await answer).json(), expected, what)
+    t.same(await names(), [nameOf(viaPut.json().cover)], 'refused cover uploads store nothing')
+    t.equal((await http.delete(`${API}/${book.id}/cover`, other)).statusCode, 403)
+    const uncovered = await http.delete(`${API}/${book.id}/cover`, user)
+    t.equal(uncovered.statusCode, 200)
+    t.match(uncovered.json(), { id: book.id, cover: null })
+    t.same(await names(), [], 'DELETE .../cover deletes the object')
+    t.match((await http.delete(`${API}/${book.id}/cover`, user)).json(), { id: book.id, cover: null }, 'a book without a cover answers as it is')
 
     const last = (await http.form('PATCH', `${API}/${book.id}`, [{ name: 'cover', file: jpeg }], user)).json()
     await http.json('POST', `${API}/${book.id}/reviews`, { review: 'Nice cover' }, other)

@@ -58,6 +58,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
     },
     schema: {
       tags: ['auth'],
+      operationId: 'register',
       summary: 'Create a user account',
       description:
         'Answers 403 when the server runs with `ALLOW_REGISTRATION=false`. Rate-limited per client address (`REGISTER_RATE_LIMIT` an hour) and for all clients together (`REGISTER_RATE_LIMIT_GLOBAL` a minute): 429 with `Retry-After`.',
@@ -90,6 +91,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
     config: { rateLimit: { max: options.rateLimits.login, timeWindow: MINUTE }, idempotency: false },
     schema: {
       tags: ['auth'],
+      operationId: 'login',
       summary: 'Exchange a username and password for a bearer token',
       description: 'Rate-limited per client address and per account, `LOGIN_RATE_LIMIT` a minute each (429 with `Retry-After`). Safe to retry unchanged: an `Idempotency-Key` is ignored, since a login changes nothing.',
       body: LoginBody,
@@ -112,7 +114,9 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
     onRequest: app.authenticate,
     schema: {
       tags: ['auth'],
+      operationId: 'getMe',
       summary: 'The authenticated user',
+      description: 'The account the bearer token belongs to.',
       security: [{ bearerAuth: [] }],
       response: { 200: User, ...errorResponses(401) }
     },

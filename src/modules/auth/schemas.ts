@@ -3,8 +3,8 @@ import { Type, type Static } from '@sinclair/typebox'
 const Username = Type.String({
   minLength: 3,
   maxLength: 150,
-  pattern: '^[\\p{L}\\p{N}@.+_-]+$',
-  description: '3-150 letters, digits and @.+-_; unique ignoring case',
+  format: 'username',
+  description: '3-150 letters (of any script), digits and the characters @ . + - _; unique ignoring case',
   example: 'alice'
 })
 const Password = Type.String({ minLength: 8, maxLength: 1024, description: '8-1024 characters', example: 'correct horse battery' })

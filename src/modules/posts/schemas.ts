@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { FileField, writeBody } from '../../plugins/forms.js'
+import { FileField, RequiredFile, writeBody } from '../../plugins/forms.js'
 import { Ordering, Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
+import { IntegerId } from '../shared/ids.js'
 import { NullableUrl } from '../shared/nullable.js'
 
 const Slug = Type.String({
@@ -21,12 +22,15 @@ const PostFields = Type.Object({
   slug: Type.Optional(Slug)
 })
 
-const imageFile = { image: FileField('Image file: JPEG, PNG, WebP, GIF or AVIF') }
+const IMAGE = 'Image file: JPEG, PNG, WebP, GIF or AVIF'
+const imageFile = { image: FileField(IMAGE) }
 
 /** POST and PUT: title and content required; absent optional fields take their defaults (slug and image are kept). */
 export const PostWrite = writeBody(PostFields, imageFile, 'PostWrite')
 /** PATCH: only what is sent changes. */
 export const PostPatch = writeBody(Type.Partial(PostFields), imageFile, 'PostPatch')
+/** PUT .../image: the image alone, in a form. */
+export const PostImage = writeBody(Type.Object({}), { image: RequiredFile(IMAGE) }, 'PostImage')
 export type PostWrite = Static<typeof PostWrite>
 export type PostPatch = Static<typeof PostPatch>
 
@@ -64,10 +68,9 @@ export const PostListQuery = Type.Object(
     ...PageQuery,
     ordering: Ordering(['created_at', '-created_at', 'title', '-title']),
     is_published: Type.Optional(Type.Boolean({ description: 'Admins only: filter on publication (ignored for others)' }))
-  },
-  { additionalProperties: false }
+  }
 )
 export type PostListQuery = Static<typeof PostListQuery>
 
-export const PostIdParams = Type.Object({ id: Type.String({ description: 'Post id (a malformed id is 404)' }) })
+export const PostIdParams = Type.Object({ id: IntegerId('Post id (a malformed id is 404)') })
 export const PostSlugParams = Type.Object({ slug: Type.String() })

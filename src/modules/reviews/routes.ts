@@ -19,7 +19,9 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
   app.get('/:id/reviews', {
     schema: {
       tags: ['reviews'],
+      operationId: 'listReviews',
       summary: "A book's reviews, newest first",
+      description: 'Every review of the book, a page at a time (the book detail carries only the 10 newest). An unknown book is 404.',
       params: BookReviewsParams,
       querystring: ReviewListQuery,
       response: { 200: ReviewPage, ...errorResponses(400, 404) }
@@ -34,7 +36,9 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
     onRequest: app.authenticate,
     schema: {
       tags: ['reviews'],
+      operationId: 'createReview',
       summary: 'Review a book (any user)',
+      description: 'The caller becomes the author. A user may review a book more than once.',
       security: bearer(),
       params: BookReviewsParams,
       body: ReviewWrite,
@@ -54,7 +58,9 @@ const reviewRoutes: FastifyPluginAsyncTypebox<ReviewRoutesOptions> = async (app,
     onRequest: app.authenticate,
     schema: {
       tags: ['reviews'],
+      operationId: 'deleteReview',
       summary: 'Delete a review (its author or an admin)',
+      description: "Anyone else gets 403; the book's review count drops by one.",
       security: bearer(),
       params: ReviewIdParams,
       response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(401, 403, 404) }

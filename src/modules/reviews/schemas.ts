@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
+import { BookId, IntegerId } from '../shared/ids.js'
 
 export const Review = Type.Object(
   {
@@ -22,15 +23,11 @@ export type ReviewWrite = Static<typeof ReviewWrite>
 export const ReviewPage = Page(Review, 'ReviewPage')
 
 export const ReviewListQuery = Type.Object(
-  { page: PageQuery.page, page_size: PageQuery.page_size },
-  { additionalProperties: false }
+  { page: PageQuery.page, page_size: PageQuery.page_size }
 )
 export type ReviewListQuery = Static<typeof ReviewListQuery>
 
 /** The book whose reviews these are. */
-export const BookReviewsParams = Type.Object({ id: Type.String({ description: 'Book id, a UUID (a malformed id is 404)' }) })
+export const BookReviewsParams = Type.Object({ id: BookId })
 
-export const ReviewIdParams = Type.Object({
-  id: Type.String({ description: 'Book id, a UUID' }),
-  review_id: Type.String({ description: 'Review id' })
-})
+export const ReviewIdParams = Type.Object({ id: BookId, review_id: IntegerId('Review id (a malformed id is 404)') })

@@ -1,0 +1,20 @@
+/**
+ * What the service's schemas say beyond standard JSON Schema, for every validator that
+ * reads them (the HTTP routes' and the command line's).
+ */
+
+/**
+ * Documentation only: the validators accept these keywords and ignore them. `documentedAs`
+ * is how the document shows a field that the validator reads in another form (a JSON
+ * number read as text, an integer id read as text so that a malformed one is a 404).
+ */
+export const ANNOTATIONS = ['example', 'documentedAs']
+
+/**
+ * Rules a portable regular expression cannot state: Unicode classes such as `\p{L}` do not
+ * compile in many validators and client generators, so the document names a format and
+ * describes it in words, and the rule itself lives here.
+ */
+export const FORMATS = {
+  username: /^[\p{L}\p{N}@.+_-]+$/u
+}
