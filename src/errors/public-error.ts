@@ -63,16 +63,24 @@ function validationMessage(error: FastifyError & { validation: ValidationFailure
   return error.message
 }
 
-/** A body field the schema does not know, or undefined for any other failure. */
-function unknownField(error: FastifyError & { validation: ValidationFailure[] }): string | undefined {
+/** The fields of the object whose schema a value failed (ajv keeps it with `verbose`). */
+function knownFields(problem: ValidationFailure): string[] {
+  const schema: unknown = 'parentSchema' in problem ? problem.parentSchema : undefined
+  const properties: unknown = typeof schema === 'object' && schema !== null && 'properties' in schema ? schema.properties : undefined
+  return typeof properties === 'object' && properties !== null ? Object.keys(properties) : []
+}
+
+/** "body/prise is not a field of this request (its fields: ...)", or undefined for any other failure. */
+function unknownFieldMessage(error: FastifyError & { validation: ValidationFailure[] }): string | undefined {
   const problem = error.validation[0]
   const name: unknown = problem?.keyword === 'additionalProperties' ? problem.params.additionalProperty : undefined
-  return typeof name === 'string' ? `${error.validationContext}${problem?.instancePath ?? ''}/${name}` : undefined
+  if (!problem || typeof name !== 'string') return undefined
+  return `${error.validationContext}${problem.instancePath}/${name} is not a field of this request (its fields: ${knownFields(problem).join(', ')})`
 }
 
 function validationFailure(error: FastifyError & { validation: ValidationFailure[] }): PublicError {
-  const field = unknownField(error)
-  if (field) return { statusCode: 400, code: 'UNKNOWN_FIELD', message: `${field} is not a field of this request` }
+  const unknown = unknownFieldMessage(error)
+  if (unknown) return { statusCode: 400, code: 'UNKNOWN_FIELD', message: unknown }
   return { statusCode: 400, code: 'VALIDATION_ERROR', message: validationMessage(error) }
 }
 
