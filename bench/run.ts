@@ -7,7 +7,8 @@ import { migrateDatabase } from '../src/db/migrate.js'
 import { normalizeImage } from '../src/media/image.js'
 import { createImageQueue } from '../src/media/image.js'
 import { createS3Store } from '../src/media/s3.js'
-import { newMediaName } from '../src/media/store.js'
+import { newMediaName, variantName } from '../src/media/store.js'
+import { loadConfig } from '../src/config.js'
 import { createScratchDatabase } from '../test/helpers/database.js'
 import { buildRef, thisBuild, type Build } from './builds.js'
 import { multipartBody, photo } from './images.js'
@@ -102,7 +103,8 @@ async function main() {
     const limits = { maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000, maxSide: 12_000, processTimeoutMs: 5000 }
     const opened = openDatabase({ databaseUrl: database.url, dataDir: join(work, 'data'), poolMax: 4 })
     await migrateDatabase(opened)
-    const seeded = await seed(opened.db, store, await normalizeImage(cover, limits))
+    const variants = loadConfig({}).media.variants
+    const seeded = await seed(opened.db, store, await normalizeImage(cover, limits, variants))
     await opened.close()
 
     const targets: Target[] = []
@@ -144,12 +146,14 @@ async function main() {
       console.log(`running ${scenario} (${Math.round(bytes.length / 1024)} KB)`)
       const form = multipartBody({ title: 'Benchmark book', author: 'Load Generator', price: '12.50' }, { name: 'cover', bytes, filename: 'cover.jpg' })
       const load = (target: Target): Load => ({ url: `${target.base}/api/v1/books`, connections, method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': form.contentType }, body: form.body })
-      // The ceiling: the same normalization (and processing cap) plus PutObject, in this process.
+      // The ceiling: the same normalization with the default variants (and processing cap)
+      // plus a PutObject of each object, in this process.
       const queue = createImageQueue(cores, 1000)
       const ceiling = () =>
         measureInProcess(async () => {
-          const image = await queue.run(() => normalizeImage(bytes, limits))
-          await store.put(newMediaName('covers', image.extension), image.data, image.contentType)
+          const image = await queue.run(() => normalizeImage(bytes, limits, variants))
+          const name = newMediaName('covers', image.extension)
+          await Promise.all([store.put(name, image.data, image.contentType), ...image.variants.map((v) => store.put(variantName(name, v.width, v.extension), v.data, v.contentType))])
         }, connections, WARMUP, SECONDS)
       rows.push(await rounds(scenario, targets, load, ceiling))
     }

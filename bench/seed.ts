@@ -4,6 +4,7 @@ import { books, posts, reviews, users } from '../src/db/schema.js'
 import type { Db } from '../src/db/client.js'
 import type { NormalizedImage } from '../src/media/image.js'
 import { newMediaName, type MediaStore } from '../src/media/store.js'
+import { storedInfo } from '../src/media/lifecycle.js'
 import { hashPassword } from '../src/modules/auth/passwords.js'
 
 export const PASSWORD = 'bench password 1'
@@ -38,6 +39,7 @@ export async function seed(db: Db, store: MediaStore, image: NormalizedImage) {
       excerpt: paragraph,
       isPublished: true,
       image: name,
+      imageInfo: storedInfo(name, image),
       createdAt: new Date(now - i * 60_000)
     })),
     (batch) => db.insert(posts).values(batch)
@@ -48,12 +50,13 @@ export async function seed(db: Db, store: MediaStore, image: NormalizedImage) {
       author: `Author ${i % 37}`,
       price: `${(i % 90) + 9}.99`,
       cover: name,
+      coverInfo: storedInfo(name, image),
       creatorId: reader!.id,
       createdAt: new Date(now - i * 60_000)
     })),
     (batch) => db.insert(books).values(batch)
   )
-  const [reviewed] = await db.insert(books).values({ title: 'The reviewed book', author: 'Someone', price: '42.00', cover: covers[1000]!, creatorId: reader!.id }).returning()
+  const [reviewed] = await db.insert(books).values({ title: 'The reviewed book', author: 'Someone', price: '42.00', cover: covers[1000]!, coverInfo: storedInfo(covers[1000]!, image), creatorId: reader!.id }).returning()
   await db.insert(reviews).values(Array.from({ length: 10 }, (_, i) => ({ bookId: reviewed!.id, authorId: admin!.id, review: `Review number ${i + 1}: a fine read.`, createdAt: new Date(now - i * 1000) })))
   // What autovacuum does on a live database: statistics for the planner, a visibility map
   // for index-only counts. Without it every list would sort the whole table.

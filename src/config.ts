@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os'
 import { parseEnv } from 'node:util'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import type { VariantOptions } from './media/image.js'
 
 /**
  * The whole configuration surface of the service: environment variables.
@@ -46,6 +47,12 @@ const Env = Type.Object({
   MEDIA_PROCESS_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 1000, maximum: 600_000, description: 'milliseconds to decode and re-encode one image, 1000-600000' }),
   MEDIA_MEMORY_BUDGET_MB: Type.Integer({ default: 128, minimum: 16, maximum: 65_536, description: 'megabytes of upload bodies held at once, 16-65536' }),
   MEDIA_UPLOADS_PER_ADDRESS: Type.Integer({ default: 4, minimum: 1, maximum: 10_000, description: 'uploads in progress at once per client address, 1-10000' }),
+  MEDIA_VARIANT_WIDTHS: Type.String({
+    default: '320,640,1280,1920',
+    pattern: '^([1-9][0-9]{0,4}(,[1-9][0-9]{0,4}){0,7})?$',
+    description: 'up to 8 comma-separated widths in pixels, such as 320,640,1280,1920 (empty: no variants)'
+  }),
+  MEDIA_VARIANT_FORMAT: Type.Union([Type.Literal('webp'), Type.Literal('avif'), Type.Literal('jpeg')], { default: 'webp', description: 'webp, avif or jpeg' }),
   IMAGE_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'images processed at once, 1-64 (default: the number of cores)' })),
   IMAGE_QUEUE_MAX: Type.Integer({ default: 32, minimum: 0, maximum: 10000, description: 'images waiting for processing before 503, 0-10000' }),
   S3_BUCKET: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', description: 'an S3 bucket name' })),
@@ -108,6 +115,8 @@ export interface MediaConfig {
   maxPixels: number
   maxSide: number
   processTimeoutMs: number
+  /** The resized copies made of every still image. */
+  variants: VariantOptions
   /** Upload bodies admitted at once may together hold this many bytes. */
   memoryBudgetBytes: number
   uploadsPerAddress: number
@@ -182,6 +191,7 @@ function mediaConfig(env: Env, publicUrl: string): MediaConfig {
     maxPixels: env.MEDIA_MAX_PIXELS,
     maxSide: env.MEDIA_MAX_SIDE,
     processTimeoutMs: env.MEDIA_PROCESS_TIMEOUT_MS,
+    variants: { widths: env.MEDIA_VARIANT_WIDTHS === '' ? [] : env.MEDIA_VARIANT_WIDTHS.split(',').map(Number), format: env.MEDIA_VARIANT_FORMAT },
     memoryBudgetBytes: env.MEDIA_MEMORY_BUDGET_MB * 1024 * 1024,
     uploadsPerAddress: env.MEDIA_UPLOADS_PER_ADDRESS,
     concurrency: env.IMAGE_CONCURRENCY ?? Math.max(1, availableParallelism()),
@@ -197,12 +207,15 @@ function mediaConfig(env: Env, publicUrl: string): MediaConfig {
 // Their values may hold passwords: an error message (and so a log) never repeats them.
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET', 'ADMIN_PASSWORD', 'S3_ENDPOINT', 'MEDIA_BASE_URL'])
 
+// Set but empty, these mean "none" rather than "the default".
+const EMPTY_MEANS_NONE = new Set(['MEDIA_VARIANT_WIDTHS'])
+
 function parseEnvironment(raw: Record<string, string | undefined>): Env {
   // Only the variables the schema knows are read; empty strings are unset.
   const known: Record<string, unknown> = {}
   for (const name of Object.keys(Env.properties)) {
-    const value = raw[name]
-    if (value !== undefined && value !== '') known[name] = value.trim()
+    const value = raw[name]?.trim()
+    if (value !== undefined && (value !== '' || EMPTY_MEANS_NONE.has(name))) known[name] = value
   }
   const candidate = Value.Convert(Env, Value.Default(Env, known))
   if (Value.Check(Env, candidate)) return candidate

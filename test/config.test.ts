@@ -46,6 +46,10 @@ t.test('values are converted from their text form', async (t) => {
   t.equal(loadConfig({ JWT_EXPIRES_IN: '7d' }).jwtExpiresInSeconds, 7 * 86400)
   t.equal(loadConfig({ JWT_EXPIRES_IN: '600' }).jwtExpiresInSeconds, 600)
   t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty value counts as unset')
+  t.same(loadConfig({}).media.variants, { widths: [320, 640, 1280, 1920], format: 'webp' })
+  t.same(loadConfig({ MEDIA_VARIANT_WIDTHS: ' ' }).media.variants.widths, [], 'set but empty: no variants')
+  t.same(loadConfig({ MEDIA_VARIANT_WIDTHS: '800,400', MEDIA_VARIANT_FORMAT: 'avif' }).media.variants, { widths: [800, 400], format: 'avif' })
+  t.throws(() => loadConfig({ MEDIA_VARIANT_WIDTHS: '0,100' }), /MEDIA_VARIANT_WIDTHS/)
 })
 
 t.test('a bad value is one line naming the variable and what is expected', async (t) => {

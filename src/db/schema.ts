@@ -17,6 +17,17 @@ export const users = pgTable(
 
 export type UserRow = typeof users.$inferSelect
 
+/** What is known of a stored image besides its name; its variants are stored beside it. */
+export interface StoredImageInfo {
+  width: number
+  height: number
+  contentType: string
+  bytes: number
+  color: string
+  placeholder: string
+  variants: Array<{ name: string; width: number; height: number; contentType: string }>
+}
+
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
@@ -34,6 +45,8 @@ export const posts = pgTable(
     isPublished: boolean('is_published').notNull().default(false),
     /** The image's name relative to the media prefix (`post_images/<uuid>.jpg`). */
     image: text('image'),
+    /** Null with no image, and for images stored before this was kept. */
+    imageInfo: jsonb('image_info').$type<StoredImageInfo>(),
     ...timestamps
   },
   (table) => [
@@ -72,6 +85,8 @@ export const mediaDeletions = pgTable(
   {
     id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
     name: text('name').notNull(),
+    /** The variants of the image `name` names, deleted with it. */
+    variants: text('variants').array().notNull().default(sql`'{}'::text[]`),
     dueAt: timestamp('due_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
@@ -92,6 +107,7 @@ export const books = pgTable(
     price: numeric('price', { precision: 6, scale: 2 }).notNull(),
     /** The cover's name relative to the media prefix (`covers/<uuid>.jpg`). */
     cover: text('cover'),
+    coverInfo: jsonb('cover_info').$type<StoredImageInfo>(),
     creatorId: integer('creator_id').notNull().references(() => users.id),
     ...timestamps
   },

@@ -38,12 +38,32 @@ export interface ImageLimits {
   processTimeoutMs: number
 }
 
-export interface NormalizedImage {
+/** The sizes made beside every stored image, for `srcset`. */
+export interface VariantOptions {
+  /** Widths in pixels; only those narrower than the original are made. */
+  widths: number[]
+  format: VariantFormat
+}
+
+export type VariantFormat = 'webp' | 'avif' | 'jpeg'
+
+/** One encoded image: the original or one of its variants. */
+export interface EncodedImage {
   data: Buffer
   contentType: string
   extension: string
   width: number
   height: number
+}
+
+/** An upload made safe to store, with what a frontend needs to show it well. */
+export interface NormalizedImage extends EncodedImage {
+  /** Resized copies, ascending by width (none for animated images). */
+  variants: EncodedImage[]
+  /** The dominant colour, `#rrggbb`: a background while the image loads. */
+  color: string
+  /** A blurred WebP of at most 32 px on its longest side, as a data URL of at most 600 characters. */
+  placeholder: string
 }
 
 interface Format {
@@ -61,6 +81,15 @@ const formats: Record<string, Format> = {
   'image/webp': { extension: 'webp', animated: true, encode: (p) => p.webp({ quality: 85 }) },
   'image/gif': { extension: 'gif', animated: true, encode: (p) => p.gif() },
   'image/avif': { extension: 'avif', animated: false, encode: (p) => p.avif({ quality: 60, effort: 2 }) }
+}
+
+// Variants trade a little quality for a lot of speed: at effort 2 a WebP encodes about
+// twice as fast as at the default 4 and is a few percent larger; quality 75 is where
+// photos stop showing artefacts at the sizes they are shown.
+const variantFormats: Record<VariantFormat, { extension: string; contentType: string; encode: (pipeline: sharp.Sharp) => sharp.Sharp }> = {
+  webp: { extension: 'webp', contentType: 'image/webp', encode: (p) => p.webp({ quality: 75, effort: 2 }) },
+  avif: { extension: 'avif', contentType: 'image/avif', encode: (p) => p.avif({ quality: 50, effort: 2 }) },
+  jpeg: { extension: 'jpg', contentType: 'image/jpeg', encode: (p) => p.jpeg({ quality: 80 }) }
 }
 
 export const fileTooLarge = (maxBytes: number) =>
@@ -101,9 +130,11 @@ const invalidImage = () => new AppError('INVALID_IMAGE', 'The file is not a vali
 /**
  * Untrusted bytes in, a clean image out: the type is decided from the bytes, the size is
  * refused from the header before decoding, and the pixels are decoded and re-encoded,
- * upright and without metadata, which also destroys anything smuggled around them.
+ * upright and without metadata, which also destroys anything smuggled around them. A still
+ * image is decoded once, to raw pixels, and the original, its variants, its placeholder and
+ * its colour are all made from them.
  */
-export async function normalizeImage(bytes: Buffer, limits: ImageLimits): Promise<NormalizedImage> {
+export async function normalizeImage(bytes: Buffer, limits: ImageLimits, variants: VariantOptions = NO_VARIANTS): Promise<NormalizedImage> {
   if (bytes.length > limits.maxBytes) throw fileTooLarge(limits.maxBytes)
   const mime = await sniffType(bytes)
   const format = mime && formats[mime]
@@ -111,17 +142,77 @@ export async function normalizeImage(bytes: Buffer, limits: ImageLimits): Promis
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Images must be JPEG, PNG, WEBP, GIF or AVIF')
   }
   const options: sharp.SharpOptions = { animated: format.animated, failOn: 'error', limitInputPixels: limits.maxPixels }
-  await refuseHugeImages(bytes, options, limits)
+  const pages = await refuseHugeImages(bytes, options, limits)
+  const timeout = { seconds: Math.ceil(limits.processTimeoutMs / 1000) }
+  const contentType = format.extension === 'png' ? 'image/png' : mime
   try {
-    const pipeline = format.encode(sharp(bytes, options).rotate().toColourspace('srgb'))
-    const { data, info } = await pipeline.timeout({ seconds: Math.ceil(limits.processTimeoutMs / 1000) }).toBuffer({ resolveWithObject: true })
-    const contentType = format.extension === 'png' ? 'image/png' : mime
-    return { data, contentType, extension: format.extension, width: info.width, height: info.pageHeight ?? info.height }
+    const upright = (input: sharp.Sharp) => input.rotate().toColourspace('srgb').timeout(timeout)
+    if (pages > 1) return await animated(bytes, options, format, contentType, upright)
+    const pixels = await upright(sharp(bytes, options)).raw().toBuffer({ resolveWithObject: true })
+    const original = await encode(format.encode(fromRaw(pixels).timeout(timeout)), format.extension, contentType)
+    const resized = await variantsOf(pixels, variants, timeout)
+    return { ...original, variants: resized.variants, ...(await previewOf(resized.smallest)) }
   } catch (error) {
     if (isPixelLimitError(error)) throw tooManyPixels(limits.maxPixels)
     if (isTimeout(error)) throw imageTooComplex(limits.processTimeoutMs)
     throw invalidImage()
   }
+}
+
+const NO_VARIANTS: VariantOptions = { widths: [], format: 'webp' }
+
+type Pixels = { data: Buffer; info: sharp.OutputInfo }
+
+const fromRaw = ({ data, info }: Pixels) => sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
+
+async function encode(pipeline: sharp.Sharp, extension: string, contentType: string): Promise<EncodedImage> {
+  const { data, info } = await pipeline.toBuffer({ resolveWithObject: true })
+  return { data, contentType, extension, width: info.width, height: info.pageHeight ?? info.height }
+}
+
+/**
+ * Each variant is resized from the next larger one (the largest from the original's
+ * pixels), so a 12-megapixel photo is scaled down in full once, not once per width.
+ */
+async function variantsOf(pixels: Pixels, options: VariantOptions, timeout: { seconds: number }) {
+  const variant = variantFormats[options.format]
+  const widths = [...new Set(options.widths)].filter((width) => width < pixels.info.width).sort((a, b) => b - a)
+  const variants: EncodedImage[] = []
+  let source = pixels
+  for (const width of widths) {
+    source = await fromRaw(source).resize({ width }).timeout(timeout).raw().toBuffer({ resolveWithObject: true })
+    variants.unshift(await encode(variant.encode(fromRaw(source).timeout(timeout)), variant.extension, variant.contentType))
+  }
+  return { variants, smallest: source }
+}
+
+const PLACEHOLDER_SIDES = [32, 24, 16, 8]
+const PLACEHOLDER_MAX_LENGTH = 600
+
+/** The dominant colour and a blurred thumbnail, from the smallest pixels at hand. */
+async function previewOf(pixels: Pixels): Promise<{ color: string; placeholder: string }> {
+  const thumbnail = await fromRaw(pixels).resize(32, 32, { fit: 'inside' }).raw().toBuffer({ resolveWithObject: true })
+  const { dominant } = await fromRaw(thumbnail).stats()
+  const color = `#${[dominant.r, dominant.g, dominant.b].map((value) => value.toString(16).padStart(2, '0')).join('')}`
+  // A busy image compresses badly: smaller sides until the data URL fits (8 px always does).
+  let placeholder = ''
+  for (const side of PLACEHOLDER_SIDES) {
+    const webp = await fromRaw(thumbnail).resize(side, side, { fit: 'inside' }).blur(0.6).webp({ quality: 40, effort: 2 }).toBuffer()
+    placeholder = `data:image/webp;base64,${webp.toString('base64')}`
+    if (placeholder.length <= PLACEHOLDER_MAX_LENGTH) break
+  }
+  return { color, placeholder }
+}
+
+/**
+ * An animated GIF or WebP keeps its frames and timing, which raw pixels would lose: it is
+ * re-encoded from the file, gets no variants (resizing every frame would multiply the cost
+ * the pixel and frame bounds allow), and its placeholder and colour come from its first frame.
+ */
+async function animated(bytes: Buffer, options: sharp.SharpOptions, format: Format, contentType: string, upright: (input: sharp.Sharp) => sharp.Sharp): Promise<NormalizedImage> {
+  const original = await encode(format.encode(upright(sharp(bytes, options))), format.extension, contentType)
+  const first = await upright(sharp(bytes, { ...options, animated: false })).resize(64, 64, { fit: 'inside' }).raw().toBuffer({ resolveWithObject: true })
+  return { ...original, variants: [], ...(await previewOf(first)) }
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
@@ -150,7 +241,7 @@ const isPixelLimitError = (error: unknown) => error instanceof Error && /pixel l
  * Reads only the header: a 20000x20000 "pixel bomb" is refused before a byte is decoded,
  * and so is a 1 x 39,000,000 strip, whose pixel count passes but whose decoding is slow.
  */
-async function refuseHugeImages(bytes: Buffer, options: sharp.SharpOptions, limits: ImageLimits) {
+async function refuseHugeImages(bytes: Buffer, options: sharp.SharpOptions, limits: ImageLimits): Promise<number> {
   let metadata: sharp.Metadata
   try {
     metadata = await sharp(bytes, { ...options, limitInputPixels: false }).metadata()
@@ -161,6 +252,7 @@ async function refuseHugeImages(bytes: Buffer, options: sharp.SharpOptions, limi
   const width = metadata.width ?? 0
   if (width * frameHeight * (metadata.pages ?? 1) > limits.maxPixels) throw tooManyPixels(limits.maxPixels)
   if (Math.max(width, frameHeight) > limits.maxSide) throw imageTooLarge(`The image is wider or taller than ${limits.maxSide} pixels`)
+  return options.animated ? (metadata.pages ?? 1) : 1
 }
 
 export interface ImageQueue {

@@ -1,9 +1,9 @@
 import { and, eq, inArray, lte, sql, type SQLWrapper } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
-import { books, mediaDeletions, posts, type MediaDeletionRow } from '../db/schema.js'
+import { books, mediaDeletions, posts, type MediaDeletionRow, type StoredImageInfo } from '../db/schema.js'
 import { CommitOutcomeUnknown, type Transact } from '../db/transaction.js'
 import type { FileChange, NormalizedImage } from './image.js'
-import { newMediaName, storageUnavailable, type MediaStore } from './store.js'
+import { newMediaName, storageUnavailable, variantName, type MediaStore } from './store.js'
 
 export interface MediaLog {
   warn(details: object, message: string): void
@@ -24,10 +24,13 @@ export interface NewObject {
   folder: string
 }
 
+/** A stored image a write stopped naming: its name, or its name and what it knows of it (its variants). */
+export type Released = string | { name: string | null; info: StoredImageInfo | null }
+
 export interface WriteOutcome<T> {
   result: T
-  /** Names the write stopped referencing (a replaced or removed image): deleted after commit. */
-  released?: Array<string | null | undefined>
+  /** Images the write stopped referencing (replaced or removed): deleted, variants and all, after commit. */
+  released?: Array<Released | null | undefined>
 }
 
 // A claim outlives any request (every database and store call has a deadline): if it is
@@ -41,7 +44,7 @@ const MAX_BACKOFF_MINUTES = 24 * 60
 const referencesTo = (name: SQLWrapper) =>
   sql<boolean>`(exists (select 1 from ${posts} where ${posts.image} = ${name}) or exists (select 1 from ${books} where ${books.cover} = ${name}))`
 
-type Write<T> = (tx: Db, name: string | undefined) => Promise<WriteOutcome<T>>
+type Write<T> = (tx: Db, name: string | undefined, info: StoredImageInfo | undefined) => Promise<WriteOutcome<T>>
 
 /** The last step of a write, inside its transaction: shapes (and records) what the write answers. */
 export type Finish<T, A> = (tx: Db, result: T) => Promise<A>
@@ -73,7 +76,7 @@ export async function writeWithMedia<T, A>(
   try {
     committed = await context.transaction(async (tx) => {
       if (stored) await releaseClaim(tx, stored.claimId)
-      const outcome = await write(tx, stored?.name)
+      const outcome = await write(tx, stored?.name, stored?.info)
       const releases = await recordReleases(tx, outcome.released ?? [])
       return { answer: await finish(tx, outcome.result), releases }
     })
@@ -85,8 +88,11 @@ export async function writeWithMedia<T, A>(
   return committed.answer
 }
 
-/** The write of a row with one file field: given the new object's name, `null` (remove it) or `undefined` (keep it). */
-export type FileFieldWrite<T> = (tx: Db, file: string | null | undefined) => Promise<WriteOutcome<T>>
+/**
+ * The write of a row with one file field: given the new image's name and info, `null` for
+ * both (remove it) or `undefined` (keep it).
+ */
+export type FileFieldWrite<T> = (tx: Db, file: string | null | undefined, info: StoredImageInfo | null | undefined) => Promise<WriteOutcome<T>>
 
 /**
  * A write that may change one file field: an upload is normalized (through `normalize`,
@@ -95,32 +101,50 @@ export type FileFieldWrite<T> = (tx: Db, file: string | null | undefined) => Pro
 export async function writeFileField<T, A>(context: MediaContext, request: WriteRequest<T, A>, change: FileChange | undefined, write: FileFieldWrite<T>): Promise<A> {
   const object = change?.upload ? { image: await context.normalize(change.upload.bytes), folder: change.folder } : undefined
   const removed = change?.upload === null
-  return writeWithMedia({ ...context, log: request.log }, object, (tx, name) => write(tx, removed ? null : name), request.answer)
+  return writeWithMedia({ ...context, log: request.log }, object, (tx, name, info) => (removed ? write(tx, null, null) : write(tx, name, info)), request.answer)
 }
 
 /**
- * Records the intent to delete first, so a crash between upload and write leaves a due
- * deletion. A put that failed in any way may still have stored the object (the store
- * took it, its answer was lost): the claim stays, due now, and the retry loop deletes it.
+ * Records the intent to delete first, for the image and every variant, so a crash between
+ * the puts and the write leaves a due deletion. A put that failed in any way may still have
+ * stored its object (the store took it, its answer was lost): once every put has settled,
+ * the claim is made due and deleted at once if the store lets it, else by the retry loop.
  */
 async function storeWithClaim(context: MediaContext, object: NewObject) {
-  const name = newMediaName(object.folder, object.image.extension)
+  const { image } = object
+  const name = newMediaName(object.folder, image.extension)
+  const info = storedInfo(name, image)
   const [claim] = await context.db
     .insert(mediaDeletions)
-    .values({ name, dueAt: new Date(Date.now() + CLAIM_GRACE_MS) })
+    .values({ name, variants: info.variants.map((variant) => variant.name), dueAt: new Date(Date.now() + CLAIM_GRACE_MS) })
     .returning({ id: mediaDeletions.id })
-  try {
-    await context.store.put(name, object.image.data, object.image.contentType)
-  } catch (error) {
-    context.log.warn({ err: error, name }, 'media store refused an upload; its key is left for the retry loop')
+  const objects = [{ name, data: image.data, contentType: image.contentType }, ...image.variants.map((variant, i) => ({ ...variant, name: info.variants[i]!.name }))]
+  const puts = await Promise.allSettled(objects.map((part) => context.store.put(part.name, part.data, part.contentType)))
+  const failure = puts.find((put) => put.status === 'rejected')
+  if (failure) {
+    context.log.warn({ err: failure.reason, name }, 'media store refused an upload; its objects are deleted now or by the retry loop')
     await context.db
       .update(mediaDeletions)
-      .set({ dueAt: sql`now()`, lastError: String(error).slice(0, 500) })
+      .set({ dueAt: sql`now()`, lastError: String(failure.reason).slice(0, 500) })
       .where(eq(mediaDeletions.id, claim!.id))
       .catch(() => {}) // Due a little later either way.
+    await deleteUnreferenced(context, claim!.id).catch(() => 'failed')
     throw storageUnavailable()
   }
-  return { name, claimId: claim!.id }
+  return { name, info, claimId: claim!.id }
+}
+
+/** What a row keeps of an image stored under `name`: its size, colour, placeholder, and its variants' names. */
+export function storedInfo(name: string, image: NormalizedImage): StoredImageInfo {
+  return {
+    width: image.width,
+    height: image.height,
+    contentType: image.contentType,
+    bytes: image.data.length,
+    color: image.color,
+    placeholder: image.placeholder,
+    variants: image.variants.map((variant) => ({ name: variantName(name, variant.width, variant.extension), width: variant.width, height: variant.height, contentType: variant.contentType }))
+  }
 }
 
 /**
@@ -136,12 +160,19 @@ async function releaseClaim(tx: Db, claimId: number) {
   if (released.length === 0) throw storageUnavailable()
 }
 
-async function recordReleases(tx: Db, names: Array<string | null | undefined>): Promise<MediaDeletionRow[]> {
-  const released = names.filter((name): name is string => typeof name === 'string' && name !== '')
+/** The outbox row of a released image: its name, and its variants' names. */
+function releasedObjects(released: Released | null | undefined): { name: string; variants: string[] } | undefined {
+  if (typeof released === 'string') return released === '' ? undefined : { name: released, variants: [] }
+  if (!released?.name) return undefined
+  return { name: released.name, variants: released.info?.variants.map((variant) => variant.name) ?? [] }
+}
+
+async function recordReleases(tx: Db, images: Array<Released | null | undefined>): Promise<MediaDeletionRow[]> {
+  const released = images.map(releasedObjects).filter((objects) => objects !== undefined)
   if (released.length === 0) return []
   return tx
     .insert(mediaDeletions)
-    .values(released.map((name) => ({ name, dueAt: new Date(Date.now() + RELEASE_GRACE_MS) })))
+    .values(released.map((objects) => ({ ...objects, dueAt: new Date(Date.now() + RELEASE_GRACE_MS) })))
     .returning()
 }
 
@@ -167,7 +198,7 @@ async function deleteUnreferenced(context: DeletionContext, id: number, onlyDue 
     .update(mediaDeletions)
     .set({ attempts: sql`${mediaDeletions.attempts} + 1`, dueAt: sql`now() + least(power(2, ${mediaDeletions.attempts} + 1), ${MAX_BACKOFF_MINUTES}) * interval '1 minute'` })
     .where(inArray(mediaDeletions.id, lockable))
-    .returning({ id: mediaDeletions.id, name: mediaDeletions.name, attempts: mediaDeletions.attempts, referenced: referencesTo(mediaDeletions.name) })
+    .returning({ id: mediaDeletions.id, name: mediaDeletions.name, variants: mediaDeletions.variants, attempts: mediaDeletions.attempts, referenced: referencesTo(mediaDeletions.name) })
   if (!row) return 'skipped'
   if (row.referenced) {
     context.log.warn({ name: row.name }, 'a row still names this media object: it is kept')
@@ -175,6 +206,9 @@ async function deleteUnreferenced(context: DeletionContext, id: number, onlyDue 
     return 'kept'
   }
   try {
+    // Variants first: the image's own object is the last to go, so a listing never shows
+    // variants of an image that is gone while its deletion is still pending.
+    for (const variant of row.variants) await context.store.delete(variant)
     await context.store.delete(row.name)
   } catch (error) {
     context.log.warn({ err: error, name: row.name, attempts: row.attempts }, 'media deletion failed; it will be retried')

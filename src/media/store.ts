@@ -18,11 +18,16 @@ export interface MediaStore {
 // Objects are never overwritten, so clients and CDNs may keep them forever.
 export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable'
 
-const NAME = /^[a-z_]+\/[0-9a-f-]{36}\.(jpg|png|webp|gif|avif)$/
+const NAME = /^[a-z_]+\/[0-9a-f-]{36}(-[1-9][0-9]{0,4}w)?\.(jpg|png|webp|gif|avif)$/
 
 /** A fresh name: the client's file name never takes part, so it cannot steer where a file lands. */
 export function newMediaName(folder: string, extension: string): string {
   return `${folder}/${randomUUID()}.${extension}`
+}
+
+/** A variant's name, beside its image's: `covers/<uuid>.jpg` → `covers/<uuid>-640w.webp`. */
+export function variantName(name: string, width: number, extension: string): string {
+  return `${name.slice(0, name.lastIndexOf('.'))}-${width}w.${extension}`
 }
 
 /** Guards every store operation: only names this service generates are ever read, written or deleted. */

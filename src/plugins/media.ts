@@ -15,6 +15,7 @@ export interface Media {
   /** Normalizes an upload through the bounded processing queue. */
   normalize(bytes: Buffer): Promise<NormalizedImage>
   /** The absolute URL of a stored name, or null for no image. */
+  url(name: string): string
   url(name: string | null): string | null
   /** What the media lifecycle works with; warnings go to `log` (the app's by default). */
   context(log?: MediaLog): MediaContext
@@ -34,16 +35,25 @@ async function mediaPlugin(app: FastifyInstance, { config }: MediaPluginOptions)
   const store = createStore(config)
   const limits = { maxBytes: config.maxBytes, maxPixels: config.maxPixels, maxSide: config.maxSide, processTimeoutMs: config.processTimeoutMs }
   const queue = createImageQueue(config.concurrency, config.queueMax)
-  const normalize = (bytes: Buffer) => queue.run(() => normalizeImage(bytes, limits))
+  const normalize = (bytes: Buffer) => queue.run(() => normalizeImage(bytes, limits, config.variants))
   app.decorate('media', {
     store,
     normalize,
-    url: (name: string | null) => (name ? store.url(name) : null),
+    url: absoluteUrl(store),
     context: (log: MediaLog = app.log) => ({ db: app.db, transaction: app.database.transaction, store, log, normalize })
   })
 
   if (store.kind === 'local') await serveLocalMedia(app, config)
   if (config.retryIntervalMs > 0) startRetryLoop(app, config.retryIntervalMs)
+}
+
+function absoluteUrl(store: MediaStore): Media['url'] {
+  function url(name: string): string
+  function url(name: string | null): string | null
+  function url(name: string | null) {
+    return name ? store.url(name) : null
+  }
+  return url
 }
 
 async function serveLocalMedia(app: FastifyInstance, config: MediaConfig) {

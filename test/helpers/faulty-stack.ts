@@ -37,6 +37,13 @@ export interface Audit {
   pending: string[]
 }
 
+/** Every object a row names: its image or cover, and their variants. */
+export const NAMED_OBJECTS = `
+  select image as name from posts where image is not null
+  union all select cover from books where cover is not null
+  union all select v->>'name' from posts, jsonb_array_elements(image_info->'variants') v
+  union all select v->>'name' from books, jsonb_array_elements(cover_info->'variants') v`
+
 /**
  * The service with a fault proxy in front of PostgreSQL and one in front of a real
  * S3-protocol server. PostgreSQL only: PGlite has no connection to break.
@@ -77,9 +84,7 @@ export async function startFaultyStack(t: TapLike): Promise<FaultyStack> {
       await retryFailedDeletions(app.media.context(app.log))
     }
     const keys = new Set((await s3.keys()).map((key) => key.replace(/^media\//, '')).filter((name) => !name.startsWith('.')))
-    const named = new Set(
-      (await query<{ name: string }>('select image as name from posts where image is not null union all select cover from books where cover is not null')).map((row) => row.name)
-    )
+    const named = new Set((await query<{ name: string }>(NAMED_OBJECTS)).map((row) => row.name))
     return {
       orphans: [...keys].filter((key) => !named.has(key)),
       losses: [...named].filter((name) => !keys.has(name)),

@@ -100,3 +100,59 @@ t.test('uploads are counted as they arrive and cut at the limit', async (t) => {
   t.ok(endless.destroyed)
   await t.rejects(normalizeImage(Buffer.alloc(1025), { ...limits, maxBytes: 1024 }), { code: 'FILE_TOO_LARGE' })
 })
+
+const DEFAULT_VARIANTS = { widths: [320, 640, 1280, 1920], format: 'webp' as const }
+
+/** Decodes a placeholder data URL back into its image. */
+async function placeholderImage(url: string) {
+  const match = /^data:image\/webp;base64,([A-Za-z0-9+/=]+)$/.exec(url)
+  return sharp(Buffer.from(match?.[1] ?? '', 'base64')).metadata()
+}
+
+t.test('a still image gets upright variants, a placeholder and its colour from one decode', async (t) => {
+  const photo = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#6b7f92' } }).jpeg().withMetadata({ orientation: 6 }).toBuffer()
+  const result = await normalizeImage(photo, limits, DEFAULT_VARIANTS)
+  t.match(result, { width: 2000, height: 3000, contentType: 'image/jpeg' }, 'the original, upright')
+  t.same(result.variants.map((v) => [v.width, v.height, v.contentType, v.extension]), [
+    [320, 480, 'image/webp', 'webp'],
+    [640, 960, 'image/webp', 'webp'],
+    [1280, 1920, 'image/webp', 'webp'],
+    [1920, 2880, 'image/webp', 'webp']
+  ])
+  for (const variant of result.variants) {
+    const metadata = await sharp(variant.data).metadata()
+    t.match(metadata, { format: 'webp', width: variant.width, height: variant.height }, `${variant.width}w is a WebP of its size`)
+    t.equal(metadata.exif ?? metadata.icc ?? metadata.orientation, undefined, `${variant.width}w has no metadata`)
+  }
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(result.color.slice(i, i + 2), 16))
+  t.ok(Math.abs(r! - 0x6b) <= 16 && Math.abs(g! - 0x7f) <= 16 && Math.abs(b! - 0x92) <= 16, `the dominant colour ${result.color} is the photo's`)
+  t.ok(result.placeholder.length <= 600, `placeholder of ${result.placeholder.length} characters`)
+  const placeholder = await placeholderImage(result.placeholder)
+  t.ok(Math.max(placeholder.width ?? 99, placeholder.height ?? 99) <= 32, 'at most 32 px on its longest side')
+  t.equal(placeholder.height! > placeholder.width!, true, 'upright like the original')
+})
+
+t.test('variants are never upscaled, can be another format, and can be turned off', async (t) => {
+  const narrow = await normalizeImage(await images.png(500, 300), limits, DEFAULT_VARIANTS)
+  t.same(narrow.variants.map((v) => v.width), [320], 'a 500-pixel PNG gets only the 320 variant')
+  t.same((await normalizeImage(await images.png(320, 100), limits, DEFAULT_VARIANTS)).variants, [], 'none as wide as the original')
+  const avif = await normalizeImage(await images.jpeg(700, 400), limits, { widths: [640, 320], format: 'avif' })
+  t.same(avif.variants.map((v) => [v.width, v.contentType]), [[320, 'image/avif'], [640, 'image/avif']], 'ascending, in the format asked for')
+  t.same((await normalizeImage(await images.jpeg(700, 400), limits, { widths: [], format: 'webp' })).variants, [], 'no widths, no variants')
+})
+
+t.test('a noisy image still gets a placeholder within 600 characters', async (t) => {
+  const noise = await sharp(Buffer.from(Array.from({ length: 400 * 400 * 3 }, (_, i) => (i * 7919) % 251)), { raw: { width: 400, height: 400, channels: 3 } }).png().toBuffer()
+  const result = await normalizeImage(noise, limits, DEFAULT_VARIANTS)
+  t.ok(result.placeholder.length <= 600, `${result.placeholder.length} characters`)
+  t.ok((await placeholderImage(result.placeholder)).width! <= 32)
+})
+
+t.test('an animated image keeps its frames, gets no variants, and a placeholder from its first frame', async (t) => {
+  for (const make of [images.animatedGif, images.animatedWebp]) {
+    const result = await normalizeImage(await make(), limits, DEFAULT_VARIANTS)
+    t.same(result.variants, [], result.contentType)
+    t.match(result.color, /^#[0-9a-f]{6}$/)
+    t.ok((await placeholderImage(result.placeholder)).width! <= 32)
+  }
+})

@@ -26,7 +26,7 @@ t.test('posts: permissions, shapes, slugs, lists', async (t) => {
     const res = await http.json('POST', API, fields, admin)
     t.equal(res.statusCode, 201, res.body)
     const body = res.json()
-    t.same(Object.keys(body).sort(), ['author', 'content', 'created_at', 'excerpt', 'id', 'image', 'is_published', 'slug', 'title', 'updated_at', 'url'])
+    t.same(Object.keys(body).sort(), ['author', 'content', 'created_at', 'excerpt', 'id', 'image', 'image_info', 'is_published', 'slug', 'title', 'updated_at', 'url'])
     t.match(body, { title: 'Hello, world', slug: 'hello-world', content: 'Body', excerpt: 'Short', is_published: true, image: null, author: { id: admin.id, username: 'editor' } })
     t.equal(body.url, `https://api.example.com/api/v1/posts/${body.id}`)
     t.equal(res.headers.location, body.url)

@@ -108,28 +108,28 @@ export function bookWrites(media: MediaContext) {
   const cover = (upload: Upload | null | undefined) => ({ upload, folder: COVER_FOLDER })
   return {
     create: <A>(creator: Actor, input: BookWrite, request: WriteRequest<BookRow, A>) =>
-      writeFileField(media, request, cover(input.cover), async (tx, name) => {
-        const values = { title: input.title, author: input.author, price: input.price, creatorId: creator.id, cover: name ?? null }
+      writeFileField(media, request, cover(input.cover), async (tx, name, info) => {
+        const values = { title: input.title, author: input.author, price: input.price, creatorId: creator.id, cover: name ?? null, coverInfo: info ?? null }
         const [row] = await tx.insert(books).values(values).returning()
         return { result: row! }
       }),
 
     update: <A>(id: string, input: BookPatch, request: WriteRequest<void, A>) =>
-      writeFileField(media, request, cover(input.cover), async (tx, name) => {
-        const [current] = await tx.select({ cover: books.cover }).from(books).where(eq(books.id, id)).for('update')
+      writeFileField(media, request, cover(input.cover), async (tx, name, info) => {
+        const [current] = await tx.select({ name: books.cover, info: books.coverInfo }).from(books).where(eq(books.id, id)).for('update')
         if (!current) throw notFound('Book')
         const changes: Partial<typeof books.$inferInsert> = { title: input.title, author: input.author, price: input.price, updatedAt: new Date() }
-        if (name !== undefined) changes.cover = name
+        if (name !== undefined) Object.assign(changes, { cover: name, coverInfo: info ?? null })
         await tx.update(books).set(changes).where(eq(books.id, id))
-        return { result: undefined, released: name !== undefined ? [current.cover] : [] }
+        return { result: undefined, released: name !== undefined ? [current] : [] }
       }),
 
     /** Its reviews go with it (ON DELETE CASCADE); its cover after the commit. */
     remove: <A>(id: string, request: WriteRequest<void, A>) =>
       writeFileField(media, request, undefined, async (tx) => {
-        const [deleted] = await tx.delete(books).where(eq(books.id, id)).returning({ cover: books.cover })
+        const [deleted] = await tx.delete(books).where(eq(books.id, id)).returning({ name: books.cover, info: books.coverInfo })
         if (!deleted) throw notFound('Book')
-        return { result: undefined, released: [deleted.cover] }
+        return { result: undefined, released: [deleted] }
       })
   }
 }

@@ -4,6 +4,7 @@ import { Ordering, Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
 import { Review } from '../reviews/schemas.js'
 import { NullableUrl } from '../shared/nullable.js'
+import { NullableImageInfo } from '../shared/image-info.js'
 import { BookId } from '../shared/ids.js'
 
 const PRICE_PATTERN = '^(0|[1-9][0-9]{0,3})(\\.[0-9]{1,2})?$'
@@ -51,6 +52,7 @@ const bookListProperties = {
   author: Type.String(),
   price: Type.String({ description: 'Two decimals, always a string', example: '69.00' }),
   cover: NullableUrl('Absolute URL of the cover, or null'),
+  cover_info: NullableImageInfo,
   creator: UserRef,
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' })

@@ -152,8 +152,8 @@ export function postWrites(media: MediaContext) {
   const image = (upload: Upload | null | undefined) => ({ upload, folder: IMAGE_FOLDER })
   return {
     create: <A>(author: Pick<AuthUser, 'id' | 'username'>, input: PostInput & { title: string; content: string }, request: WriteRequest<PostWithAuthor, A>) =>
-      writeFileField(media, request, image(input.image), async (tx, name) => {
-        const values = { authorId: author.id, title: input.title, content: input.content, excerpt: input.excerpt ?? '', isPublished: input.isPublished ?? false, image: name ?? null }
+      writeFileField(media, request, image(input.image), async (tx, name, info) => {
+        const values = { authorId: author.id, title: input.title, content: input.content, excerpt: input.excerpt ?? '', isPublished: input.isPublished ?? false, image: name ?? null, imageInfo: info ?? null }
         return { result: { ...(await insertWithSlug(tx, values, input.slug)), authorUsername: author.username } }
       }),
 
@@ -161,24 +161,24 @@ export function postWrites(media: MediaContext) {
       // 404 before any image work.
       const [exists] = await media.db.select({ id: posts.id }).from(posts).where(eq(posts.id, id))
       if (!exists) throw notFound('Post')
-      return writeFileField(media, request, image(input.image), async (tx, name) => {
-        const [current] = await tx.select({ image: posts.image }).from(posts).where(eq(posts.id, id)).for('update')
+      return writeFileField(media, request, image(input.image), async (tx, name, info) => {
+        const [current] = await tx.select({ name: posts.image, info: posts.imageInfo }).from(posts).where(eq(posts.id, id)).for('update')
         if (!current) throw notFound('Post')
         const { image: _upload, ...fields } = input
         const changes: Partial<typeof posts.$inferInsert> = { ...fields, updatedAt: new Date() }
-        if (name !== undefined) changes.image = name
+        if (name !== undefined) Object.assign(changes, { image: name, imageInfo: info ?? null })
         const [row] = await tx.update(posts).set(changes).from(users).where(and(eq(posts.id, id), eq(users.id, posts.authorId))).returning(withAuthor).catch((error: unknown) => {
           throw asPostConflict(error)
         })
-        return { result: row!, released: name !== undefined ? [current.image] : [] }
+        return { result: row!, released: name !== undefined ? [current] : [] }
       })
     },
 
     remove: <A>(id: number, request: WriteRequest<void, A>) =>
       writeFileField(media, request, undefined, async (tx) => {
-        const [deleted] = await tx.delete(posts).where(eq(posts.id, id)).returning({ image: posts.image })
+        const [deleted] = await tx.delete(posts).where(eq(posts.id, id)).returning({ name: posts.image, info: posts.imageInfo })
         if (!deleted) throw notFound('Post')
-        return { result: undefined, released: [deleted.image] }
+        return { result: undefined, released: [deleted] }
       })
   }
 }

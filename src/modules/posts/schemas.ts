@@ -4,6 +4,7 @@ import { Ordering, Page, PageQuery } from '../shared/pagination.js'
 import { UserRef } from '../shared/user-ref.js'
 import { IntegerId } from '../shared/ids.js'
 import { NullableUrl } from '../shared/nullable.js'
+import { NullableImageInfo } from '../shared/image-info.js'
 
 const Slug = Type.String({
   minLength: 1,
@@ -41,6 +42,7 @@ const postListProperties = {
   slug: Type.String(),
   excerpt: Type.String(),
   image: NullableUrl('Absolute URL of the image, or null'),
+  image_info: NullableImageInfo,
   author: UserRef,
   is_published: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' })
