@@ -3,14 +3,13 @@ import { migrateDatabase } from '../db/migrate.js'
 import { loadConfig, readEnvironment } from '../config.js'
 import { retryFailedDeletions } from '../media/lifecycle.js'
 import { createStore } from '../media/configured-store.js'
-import { runCommand } from './run.js'
+import { commandLog, runCommand } from './run.js'
 
 /** Works through every due deletion now, batch after batch, the way the servers' background loop would. */
 runCommand(async () => {
   const config = loadConfig(readEnvironment())
   const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1, timeoutMs: config.databaseTimeoutMs })
-  const log = { warn: (details: { err?: unknown; name?: string }, message: string) => console.warn(`${message}: ${details.name ?? ''} ${String(details.err ?? '')}`) }
-  const context = { db: database.db, transaction: database.transaction, store: createStore(config.media), log }
+  const context = { db: database.db, transaction: database.transaction, store: createStore(config.media), log: commandLog }
   try {
     await migrateDatabase(database)
     const total = { deleted: 0, failed: 0, kept: 0 }

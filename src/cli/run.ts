@@ -15,6 +15,11 @@ export function runCommand(task: () => Promise<string>): void {
   )
 }
 
+/** Where a command's warnings go: one line each on stderr. */
+export const commandLog = {
+  warn: (details: { err?: unknown; name?: string }, message: string) => console.warn(`${message}: ${details.name ?? ''} ${String(details.err ?? '')}`)
+}
+
 /** A failure the operator can act on (a wrong argument, a failed check); printed without a stack trace. */
 export class CommandError extends Error {
   override name = 'CommandError'

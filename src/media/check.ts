@@ -23,9 +23,10 @@ function explain(error: unknown, action: string, config: MediaConfig): string {
   return `${name || 'error'}: ${error instanceof Error ? error.message : String(error)} (is S3_ENDPOINT reachable?)`
 }
 
-async function readBack(store: MediaStore, config: MediaConfig, name: string): Promise<Buffer> {
+/** A stored object read back the way browsers read it: through MEDIA_BASE_URL (local files from disk). */
+export async function readBack(store: MediaStore, config: MediaConfig, name: string): Promise<Buffer> {
   if (store.kind === 'local') return readFile(join(localMediaFolder(config), name))
-  const response = await fetch(store.url(name))
+  const response = await fetch(store.url(name), { signal: AbortSignal.timeout(config.s3?.timeoutMs ?? 10_000) })
   if (!response.ok) throw new Error(`HTTP ${response.status}`)
   return Buffer.from(await response.arrayBuffer())
 }

@@ -40,9 +40,17 @@ const CLAIM_GRACE_MS = 15 * 60_000
 const RELEASE_GRACE_MS = 60_000
 const MAX_BACKOFF_MINUTES = 24 * 60
 
-/** Every column that names a stored object: an object is deleted only when none of them does. */
-const referencesTo = (name: SQLWrapper) =>
-  sql<boolean>`(exists (select 1 from ${posts} where ${posts.image} = ${name}) or exists (select 1 from ${books} where ${books.cover} = ${name}))`
+/**
+ * Every column that names a stored object: an object is deleted only when none of them
+ * does. An outbox row named by a variant (the variants `addVariants` adds to a stored
+ * image) is also checked against the variants rows list, so a second run of it that lost
+ * the race never deletes what the first one recorded.
+ */
+const referencesTo = (name: SQLWrapper) => sql<boolean>`(
+  exists (select 1 from ${posts} where ${posts.image} = ${name}) or exists (select 1 from ${books} where ${books.cover} = ${name})
+  or (${name} ~ '-[0-9]+w[.]' and (
+    exists (select 1 from ${posts} where ${posts.imageInfo}->'variants' @> jsonb_build_array(jsonb_build_object('name', ${name}::text)))
+    or exists (select 1 from ${books} where ${books.coverInfo}->'variants' @> jsonb_build_array(jsonb_build_object('name', ${name}::text))))))`
 
 type Write<T> = (tx: Db, name: string | undefined, info: StoredImageInfo | undefined) => Promise<WriteOutcome<T>>
 
@@ -72,20 +80,56 @@ export async function writeWithMedia<T, A>(
   finish: Finish<T, A | T> = async (_tx, result) => result
 ): Promise<A | T> {
   const stored = object && (await storeWithClaim(context, object))
-  let committed: { answer: A | T; releases: MediaDeletionRow[] }
+  return commitClaimed(context, stored?.claimId, (tx) => write(tx, stored?.name, stored?.info), finish)
+}
+
+/**
+ * The transaction of a write whose new objects (if any) are stored under `claimId`: it
+ * drops the claim with the write, deletes the objects again if it surely failed, and
+ * deletes what the write released after the commit.
+ */
+async function commitClaimed<T, A>(context: MediaContext, claimId: number | undefined, write: (tx: Db) => Promise<WriteOutcome<T>>, finish: Finish<T, A>): Promise<A> {
+  let committed: { answer: A; releases: MediaDeletionRow[] }
   try {
     committed = await context.transaction(async (tx) => {
-      if (stored) await releaseClaim(tx, stored.claimId)
-      const outcome = await write(tx, stored?.name, stored?.info)
+      if (claimId !== undefined) await releaseClaim(tx, claimId)
+      const outcome = await write(tx)
       const releases = await recordReleases(tx, outcome.released ?? [])
       return { answer: await finish(tx, outcome.result), releases }
     })
   } catch (error) {
-    if (stored && !(error instanceof CommitOutcomeUnknown)) await deleteUnreferenced(context, stored.claimId).catch(() => 'failed')
+    if (claimId !== undefined && !(error instanceof CommitOutcomeUnknown)) await deleteUnreferenced(context, claimId).catch(() => 'failed')
     throw error
   }
   for (const row of committed.releases) await deleteUnreferenced(context, row.id).catch(() => 'failed')
   return committed.answer
+}
+
+/** Thrown inside `addVariants`' transaction when the row it would complete has changed. */
+class RowChanged extends Error {}
+
+/**
+ * Stores the variants of an image that a row already names, under a claim of their own,
+ * then runs `record` to name them in that row. `record` answers false when the row changed
+ * meanwhile (another image, or info already there): the variants are deleted again.
+ */
+export async function addVariants(
+  context: MediaContext,
+  stored: { name: string; bytes: number },
+  image: NormalizedImage,
+  record: (tx: Db, info: StoredImageInfo) => Promise<boolean>
+): Promise<boolean> {
+  const info = { ...storedInfo(stored.name, image), bytes: stored.bytes }
+  const variants = image.variants.map((variant, i) => ({ name: info.variants[i]!.name, data: variant.data, contentType: variant.contentType }))
+  const claimId = variants.length > 0 ? await putUnderClaim(context, variants) : undefined
+  const recorded = async (tx: Db) => {
+    if (!(await record(tx, info))) throw new RowChanged()
+    return { result: true }
+  }
+  return commitClaimed(context, claimId, recorded, async (_tx, result) => result).catch((error: unknown) => {
+    if (error instanceof RowChanged) return false
+    throw error
+  })
 }
 
 /**
@@ -104,25 +148,32 @@ export async function writeFileField<T, A>(context: MediaContext, request: Write
   return writeWithMedia({ ...context, log: request.log }, object, (tx, name, info) => (removed ? write(tx, null, null) : write(tx, name, info)), request.answer)
 }
 
-/**
- * Records the intent to delete first, for the image and every variant, so a crash between
- * the puts and the write leaves a due deletion. A put that failed in any way may still have
- * stored its object (the store took it, its answer was lost): once every put has settled,
- * the claim is made due and deleted at once if the store lets it, else by the retry loop.
- */
+/** Stores a new image and its variants under one claim (see `putUnderClaim`). */
 async function storeWithClaim(context: MediaContext, object: NewObject) {
   const { image } = object
   const name = newMediaName(object.folder, image.extension)
   const info = storedInfo(name, image)
+  const objects = [{ name, data: image.data, contentType: image.contentType }, ...image.variants.map((variant, i) => ({ ...variant, name: info.variants[i]!.name }))]
+  return { name, info, claimId: await putUnderClaim(context, objects) }
+}
+
+/**
+ * Records the intent to delete first, one claim for all the objects (the first names the
+ * claim, the others are its variants), so a crash between the puts and the write leaves a
+ * due deletion. A put that failed in any way may still have stored its object (the store
+ * took it, its answer was lost): once every put has settled, the claim is made due and
+ * deleted at once if the store lets it, else by the retry loop.
+ */
+async function putUnderClaim(context: MediaContext, objects: Array<{ name: string; data: Buffer; contentType: string }>): Promise<number> {
+  const [first, ...rest] = objects.map((object) => object.name)
   const [claim] = await context.db
     .insert(mediaDeletions)
-    .values({ name, variants: info.variants.map((variant) => variant.name), dueAt: new Date(Date.now() + CLAIM_GRACE_MS) })
+    .values({ name: first!, variants: rest, dueAt: new Date(Date.now() + CLAIM_GRACE_MS) })
     .returning({ id: mediaDeletions.id })
-  const objects = [{ name, data: image.data, contentType: image.contentType }, ...image.variants.map((variant, i) => ({ ...variant, name: info.variants[i]!.name }))]
-  const puts = await Promise.allSettled(objects.map((part) => context.store.put(part.name, part.data, part.contentType)))
+  const puts = await Promise.allSettled(objects.map((object) => context.store.put(object.name, object.data, object.contentType)))
   const failure = puts.find((put) => put.status === 'rejected')
   if (failure) {
-    context.log.warn({ err: failure.reason, name }, 'media store refused an upload; its objects are deleted now or by the retry loop')
+    context.log.warn({ err: failure.reason, name: first }, 'media store refused an upload; its objects are deleted now or by the retry loop')
     await context.db
       .update(mediaDeletions)
       .set({ dueAt: sql`now()`, lastError: String(failure.reason).slice(0, 500) })
@@ -131,7 +182,7 @@ async function storeWithClaim(context: MediaContext, object: NewObject) {
     await deleteUnreferenced(context, claim!.id).catch(() => 'failed')
     throw storageUnavailable()
   }
-  return { name, info, claimId: claim!.id }
+  return claim!.id
 }
 
 /** What a row keeps of an image stored under `name`: its size, colour, placeholder, and its variants' names. */

@@ -3,11 +3,11 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
 import type { MediaConfig } from '../config.js'
-import { createImageQueue, normalizeImage, type NormalizedImage } from '../media/image.js'
+import type { NormalizedImage } from '../media/image.js'
 import { retryFailedDeletions, type MediaContext, type MediaLog } from '../media/lifecycle.js'
 import { localMediaFolder } from '../media/local.js'
 import type { MediaStore } from '../media/store.js'
-import { createStore } from '../media/configured-store.js'
+import { configuredNormalizer, createStore } from '../media/configured-store.js'
 import { runPeriodically } from './periodic.js'
 
 export interface Media {
@@ -33,9 +33,7 @@ export interface MediaPluginOptions {
 
 async function mediaPlugin(app: FastifyInstance, { config }: MediaPluginOptions) {
   const store = createStore(config)
-  const limits = { maxBytes: config.maxBytes, maxPixels: config.maxPixels, maxSide: config.maxSide, processTimeoutMs: config.processTimeoutMs }
-  const queue = createImageQueue(config.concurrency, config.queueMax)
-  const normalize = (bytes: Buffer) => queue.run(() => normalizeImage(bytes, limits, config.variants))
+  const normalize = configuredNormalizer(config)
   app.decorate('media', {
     store,
     normalize,
