@@ -24,13 +24,16 @@ export interface NewObject {
   folder: string
 }
 
-/** A stored image a write stopped naming: its name, or its name and what it knows of it (its variants). */
-export type Released = string | { name: string | null; info: StoredImageInfo | null }
+/** A stored image a write stopped naming (none when `name` is null), with what is known of it: its variants. */
+export interface Released {
+  name: string | null
+  info: StoredImageInfo | null
+}
 
 export interface WriteOutcome<T> {
   result: T
   /** Images the write stopped referencing (replaced or removed): deleted, variants and all, after commit. */
-  released?: Array<Released | null | undefined>
+  released?: Array<Released | undefined>
 }
 
 // A claim outlives any request (every database and store call has a deadline): if it is
@@ -160,9 +163,10 @@ async function storeWithClaim(context: MediaContext, object: NewObject) {
 /**
  * Records the intent to delete first, one claim for all the objects (the first names the
  * claim, the others are its variants), so a crash between the puts and the write leaves a
- * due deletion. A put that failed in any way may still have stored its object (the store
- * took it, its answer was lost): once every put has settled, the claim is made due and
- * deleted at once if the store lets it, else by the retry loop.
+ * due deletion. When a put fails, the objects that surely landed are deleted at once. One
+ * that failed may still land (the store took it and its answer was lost, or it finishes
+ * after the call gave up), so the claim stays for the retry loop, due once such a late
+ * put has had time to finish.
  */
 async function putUnderClaim(context: MediaContext, objects: Array<{ name: string; data: Buffer; contentType: string }>): Promise<number> {
   const [first, ...rest] = objects.map((object) => object.name)
@@ -173,13 +177,15 @@ async function putUnderClaim(context: MediaContext, objects: Array<{ name: strin
   const puts = await Promise.allSettled(objects.map((object) => context.store.put(object.name, object.data, object.contentType)))
   const failure = puts.find((put) => put.status === 'rejected')
   if (failure) {
-    context.log.warn({ err: failure.reason, name: first }, 'media store refused an upload; its objects are deleted now or by the retry loop')
+    context.log.warn({ err: failure.reason, name: first }, 'media store refused an upload; its keys are left for the retry loop')
     await context.db
       .update(mediaDeletions)
-      .set({ dueAt: sql`now()`, lastError: String(failure.reason).slice(0, 500) })
+      .set({ dueAt: new Date(Date.now() + RELEASE_GRACE_MS), lastError: String(failure.reason).slice(0, 500) })
       .where(eq(mediaDeletions.id, claim!.id))
-      .catch(() => {}) // Due a little later either way.
-    await deleteUnreferenced(context, claim!.id).catch(() => 'failed')
+      .catch(() => {}) // Due at the end of the claim's grace either way.
+    // No row names these objects (the claim was never released): deleting them needs no check.
+    const landed = objects.filter((_object, i) => puts[i]!.status === 'fulfilled')
+    await Promise.allSettled(landed.map((object) => context.store.delete(object.name)))
     throw storageUnavailable()
   }
   return claim!.id
@@ -212,13 +218,12 @@ async function releaseClaim(tx: Db, claimId: number) {
 }
 
 /** The outbox row of a released image: its name, and its variants' names. */
-function releasedObjects(released: Released | null | undefined): { name: string; variants: string[] } | undefined {
-  if (typeof released === 'string') return released === '' ? undefined : { name: released, variants: [] }
+function releasedObjects(released: Released | undefined): { name: string; variants: string[] } | undefined {
   if (!released?.name) return undefined
   return { name: released.name, variants: released.info?.variants.map((variant) => variant.name) ?? [] }
 }
 
-async function recordReleases(tx: Db, images: Array<Released | null | undefined>): Promise<MediaDeletionRow[]> {
+async function recordReleases(tx: Db, images: Array<Released | undefined>): Promise<MediaDeletionRow[]> {
   const released = images.map(releasedObjects).filter((objects) => objects !== undefined)
   if (released.length === 0) return []
   return tx

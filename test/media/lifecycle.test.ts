@@ -25,7 +25,7 @@ async function upload() {
 async function setImage(tx: Parameters<Parameters<typeof writeWithMedia>[2]>[0], id: number, name: string | undefined) {
   const [old] = await tx.select({ email: users.email }).from(users).where(eq(users.id, id))
   await tx.update(users).set({ email: name ?? '' }).where(eq(users.id, id))
-  return old?.email
+  return { name: old?.email || null, info: null }
 }
 
 async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Server) {
@@ -79,6 +79,21 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
     t.same(await list(), before)
   })
 
+  await t.test('one object of an upload refused: those that landed go at once, the claim waits for a late put', async (t) => {
+    const before = await list()
+    const limits = { maxBytes: 1 << 20, maxPixels: 1 << 20, maxSide: 4096, processTimeoutMs: 5000 }
+    const object = { image: await normalizeImage(await images.jpeg(700, 400), limits, { widths: [320], format: 'webp' }), folder: 'covers' }
+    const store = { ...context.store, put: (name: string, data: Buffer, type: string) => (name.includes('-320w') ? Promise.reject(new Error('refused')) : context.store.put(name, data, type)) }
+    await t.rejects(writeWithMedia({ ...context, store }, object, async () => ({ result: null })), { statusCode: 503, code: 'STORAGE_UNAVAILABLE' })
+    t.same(await list(), before, 'the original, which landed, is deleted already')
+    const [claim] = await pending()
+    t.match(claim, { attempts: 0, lastError: /refused/, variants: [/-320w\.webp$/] })
+    t.ok(claim!.dueAt > new Date(), 'the claim is due once a late put would have landed')
+    await app.db.update(mediaDeletions).set({ dueAt: new Date(0) })
+    t.match(await retryFailedDeletions(context), { deleted: 1, failed: 0 })
+    t.same(await pending(), [])
+  })
+
   if (!s3) return
 
   await t.test('a store that is down: 503 STORAGE_UNAVAILABLE, nothing written, the keys left for the retry loop', async (t) => {
@@ -93,10 +108,11 @@ async function suite(t: Test, app: FastifyInstance, list: Lister, s3?: TestS3Ser
       { statusCode: 503, code: 'STORAGE_UNAVAILABLE' }
     )
     t.notOk(wrote, 'the row was never touched')
-    // The put may have reached the store with only its answer lost: deleting was tried at
-    // once and failed too, so the claim stays for the retry loop.
+    // The put may have reached the store with only its answer lost: the claim stays for the
+    // retry loop, due once a late put would have landed.
     const [claim] = await pending()
-    t.match(claim, { name: /^covers\//, lastError: String, attempts: 1 })
+    t.match(claim, { name: /^covers\//, lastError: String, attempts: 0 })
+    t.ok(claim!.dueAt > new Date(), 'not due at once')
     await s3.start()
     await app.db.update(mediaDeletions).set({ dueAt: new Date(0) })
     t.match(await retryFailedDeletions(context), { deleted: 1, failed: 0 })
