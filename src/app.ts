@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import fastifyCors from '@fastify/cors'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { notFound } from './errors/app-error.js'
 import authPlugin from './plugins/auth.js'
+import cors from './plugins/cors.js'
 import dbPlugin from './plugins/db.js'
 import errorsPlugin, { handleError, writeRawError } from './plugins/errors.js'
+import httpCaching from './plugins/http-caching.js'
 import idempotencyPlugin from './plugins/idempotency.js'
 import mediaPlugin from './plugins/media.js'
 import multipartPlugin from './plugins/multipart.js'
@@ -66,7 +67,10 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
     // explained in words instead of in regex form.
     // An unknown body field is refused (UNKNOWN_FIELD), not dropped: a typo must not answer
     // 200 with nothing changed. Query strings stay open (cache busters, tracking tags).
-    ajv: { customOptions: { keywords: [...ANNOTATIONS, uploadKeyword], formats: FORMATS, verbose: true, removeAdditional: false } }
+    // `allErrors`: a form shows every field's problem at once (the answer's `errors`); the
+    // message names the first, and the body limit bounds the work.
+    ajv: { customOptions: { keywords: [...ANNOTATIONS, uploadKeyword], formats: FORMATS, verbose: true, removeAdditional: false, allErrors: true } },
+    schemaErrorFormatter: (errors, dataVar) => new Error(errors[0] ? `${dataVar}${errors[0].instancePath} ${errors[0].message ?? 'is not valid'}` : `${dataVar} is not valid`)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Hooks on every request are callback-style: an async one costs a promise per request.
@@ -80,6 +84,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await registerExternalPlugins(app, config)
   await app.register(slowBodies, { minBytesPerSecond: config.http.bodyMinBytesPerSecond })
   await app.register(errorsPlugin)
+  await app.register(httpCaching, { maxAgeSeconds: config.http.cacheMaxAgeSeconds })
   await app.register(wellFormedText)
   await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax, timeoutMs: config.databaseTimeoutMs, shared: options.database })
   await app.register(rateLimitPlugin)
@@ -93,7 +98,7 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(mediaPlugin, { config: config.media })
   await app.register(openApiPlugin, { publicUrl: config.publicUrl })
 
-  await app.register(opsRoutes)
+  await app.register(opsRoutes, { publicUrl: config.publicUrl })
   await app.register(authRoutes, {
     prefix: '/api/v1/auth',
     allowRegistration: config.allowRegistration,
@@ -115,12 +120,5 @@ async function registerExternalPlugins(app: FastifyInstance, config: AppConfig) 
   // upgrade-insecure-requests would make browsers fetch /docs assets over https from a
   // plain-http server (a container on a LAN address) and show a blank page.
   await app.register(securityHeaders, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
-  if (config.corsOrigins !== false) {
-    await app.register(fastifyCors, {
-      origin: config.corsOrigins,
-      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
-      maxAge: 600
-    })
-  }
+  await app.register(cors, { origins: config.corsOrigins, development: config.env === 'development' })
 }

@@ -36,6 +36,7 @@ const Env = Type.Object({
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 120_000, minimum: 1000, maximum: 3_600_000, description: 'milliseconds to receive a whole request, 1000-3600000' }),
   HEADERS_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 1000, maximum: 600_000, description: 'milliseconds to receive the request headers, 1000-600000' }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ default: 72_000, minimum: 1000, maximum: 600_000, description: 'milliseconds an idle keep-alive connection stays open, 1000-600000' }),
+  HTTP_CACHE_MAX_AGE: Type.Integer({ default: 0, minimum: 0, maximum: 86_400, description: 'seconds a CDN may serve a public read without revalidating, 0-86400 (0: revalidate every time)' }),
   BODY_MIN_BYTES_PER_SECOND: Type.Integer({ default: 4096, minimum: 0, maximum: 100_000_000, description: 'slowest accepted body rate in bytes per second (0 disables the check)' }),
   MEDIA_DRIVER: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('s3')], { description: 'local or s3 (s3 when S3_BUCKET is set)' })),
   MEDIA_ROOT: Type.Optional(Type.String({ minLength: 1, description: 'a folder path' })),
@@ -103,6 +104,8 @@ export interface HttpLimits {
   headersTimeoutMs: number
   keepAliveTimeoutMs: number
   bodyMinBytesPerSecond: number
+  /** How long a CDN may serve a public read before asking again (see plugins/http-caching.ts). */
+  cacheMaxAgeSeconds: number
 }
 
 export interface MediaConfig {
@@ -164,7 +167,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
       keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
-      bodyMinBytesPerSecond: env.BODY_MIN_BYTES_PER_SECOND
+      bodyMinBytesPerSecond: env.BODY_MIN_BYTES_PER_SECOND,
+      cacheMaxAgeSeconds: env.HTTP_CACHE_MAX_AGE
     },
     adminPassword: env.ADMIN_PASSWORD,
     media: mediaConfig(env, publicUrl)

@@ -126,7 +126,7 @@ t.test('media settings and their defaults', async (t) => {
 
 t.test('connection deadlines and rate limits and their defaults', async (t) => {
   const config = loadConfig({})
-  t.same(config.http, { requestTimeoutMs: 120_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, bodyMinBytesPerSecond: 4096 })
+  t.same(config.http, { requestTimeoutMs: 120_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000, bodyMinBytesPerSecond: 4096, cacheMaxAgeSeconds: 0 })
   t.same(config.rateLimits, { login: 10, register: 10, registerGlobal: 60 })
   t.same(loadConfig({ REGISTER_RATE_LIMIT: '3', REGISTER_RATE_LIMIT_GLOBAL: '7', LOGIN_RATE_LIMIT: '5' }).rateLimits, { login: 5, register: 3, registerGlobal: 7 })
   t.equal(loadConfig({ BODY_MIN_BYTES_PER_SECOND: '0' }).http.bodyMinBytesPerSecond, 0, '0 turns the floor off')
@@ -136,7 +136,7 @@ t.test('connection deadlines and rate limits and their defaults', async (t) => {
 t.test('.env.example and the README list every variable', async (t) => {
   const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-  for (const name of ['MEDIA_MAX_SIDE', 'MEDIA_PROCESS_TIMEOUT_MS', 'MEDIA_MEMORY_BUDGET_MB', 'MEDIA_UPLOADS_PER_ADDRESS', 'REQUEST_TIMEOUT_MS', 'HEADERS_TIMEOUT_MS', 'KEEP_ALIVE_TIMEOUT_MS', 'BODY_MIN_BYTES_PER_SECOND', 'REGISTER_RATE_LIMIT', 'REGISTER_RATE_LIMIT_GLOBAL']) {
+  for (const name of ['MEDIA_MAX_SIDE', 'MEDIA_PROCESS_TIMEOUT_MS', 'MEDIA_MEMORY_BUDGET_MB', 'MEDIA_UPLOADS_PER_ADDRESS', 'REQUEST_TIMEOUT_MS', 'HEADERS_TIMEOUT_MS', 'KEEP_ALIVE_TIMEOUT_MS', 'BODY_MIN_BYTES_PER_SECOND', 'HTTP_CACHE_MAX_AGE', 'REGISTER_RATE_LIMIT', 'REGISTER_RATE_LIMIT_GLOBAL']) {
     t.match(example, new RegExp(`^${name}=`, 'm'), `${name} in .env.example`)
     t.match(readme, `| \`${name}\` |`, `${name} in the README's table`)
   }

@@ -19,7 +19,7 @@ const defineCatalogue = <const T extends Record<string, ErrorSpec>>(entries: T) 
  * document's error descriptions and the `code` enum of its error schema come from here.
  */
 const catalogue = defineCatalogue({
-  VALIDATION_ERROR: { status: 400, message: 'Invalid input', description: 'A field is missing, malformed or out of range; the message names it' },
+  VALIDATION_ERROR: { status: 400, message: 'Invalid input', description: 'A field is missing, malformed or out of range; the message names the first problem, `errors` lists every one by field' },
   INVALID_JSON: { status: 400, message: 'The body is not valid JSON', description: 'The body is not valid JSON' },
   INVALID_MULTIPART: { status: 400, message: 'The multipart body is malformed', description: 'The multipart/form-data body cannot be read' },
   DUPLICATE_FIELD: { status: 400, message: 'A form field is sent more than once', description: 'A form field appears more than once' },
@@ -28,6 +28,7 @@ const catalogue = defineCatalogue({
   BAD_REQUEST: { status: 400, message: 'The request could not be parsed', description: 'The request itself is malformed (its URL, its headers)' },
   UNAUTHORIZED: { status: 401, message: 'Authentication credentials were not provided or are invalid', description: 'Missing, invalid or expired bearer token (with `WWW-Authenticate`)', headers: ['WWW-Authenticate'] },
   INVALID_CREDENTIALS: { status: 401, message: 'Unable to log in with the provided credentials', description: 'Wrong username or password' },
+  CORS_ORIGIN_NOT_ALLOWED: { status: 403, message: 'This origin may not call the API from a browser', description: 'A browser preflight from an origin that `CORS_ORIGINS` does not allow' },
   FORBIDDEN: { status: 403, message: 'You do not have permission to perform this action', description: 'Authenticated but not allowed' },
   NOT_FOUND: { status: 404, message: 'Resource not found', description: 'No such resource (or route)' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed', description: 'The route does not take this method' },

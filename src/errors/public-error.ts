@@ -3,6 +3,8 @@ import { isDatabaseUnavailable, isRejectedText } from '../db/errors.js'
 import { errorCode, errorStatus } from './guards.js'
 import { AppError } from './app-error.js'
 import type { ErrorCode } from './catalogue.js'
+import { fieldErrors, type FieldError } from './field-errors.js'
+import { FORM_BOOLEANS } from '../lib/vocabulary.js'
 
 /** What a client is told of an error. */
 export interface PublicError {
@@ -10,6 +12,8 @@ export interface PublicError {
   code: ErrorCode
   message: string
   headers?: Record<string, string>
+  /** A validation failure's problems, one per field and problem. */
+  errors?: FieldError[]
 }
 
 // Fastify's own client errors, renamed to codes that do not leak the framework.
@@ -54,8 +58,9 @@ function failedSchemaDescription(problem: ValidationFailure | undefined): string
  * Fastify's message names the field; a closed list of values also says which are allowed,
  * and a pattern is explained by the field's description rather than shown in regex form.
  */
-function validationMessage(error: FastifyError & { validation: ValidationFailure[] }): string {
+function validationMessage(error: FastifyError & { validation: ValidationFailure[] }, form: boolean): string {
   const problem = error.validation[0]
+  if (form && problem?.keyword === 'type' && problem.params.type === 'boolean') return `${error.validationContext}${problem.instancePath} must be a boolean: ${FORM_BOOLEANS.join(', ')}`
   const allowed = problem?.params.allowedValues
   if (Array.isArray(allowed)) return `${error.message}: ${allowed.map(String).join(', ')}`
   const description = failedSchemaDescription(problem)
@@ -78,16 +83,20 @@ function unknownFieldMessage(error: FastifyError & { validation: ValidationFailu
   return `${error.validationContext}${problem.instancePath}/${name} is not a field of this request (its fields: ${knownFields(problem).join(', ')})`
 }
 
-function validationFailure(error: FastifyError & { validation: ValidationFailure[] }): PublicError {
+function validationFailure(error: FastifyError & { validation: ValidationFailure[] }, form: boolean): PublicError {
+  const errors = fieldErrors(error.validation, error.validationContext ?? 'body', form)
   const unknown = unknownFieldMessage(error)
-  if (unknown) return { statusCode: 400, code: 'UNKNOWN_FIELD', message: unknown }
-  return { statusCode: 400, code: 'VALIDATION_ERROR', message: validationMessage(error) }
+  if (unknown) return { statusCode: 400, code: 'UNKNOWN_FIELD', message: unknown, errors }
+  return { statusCode: 400, code: 'VALIDATION_ERROR', message: validationMessage(error, form), errors }
 }
 
-/** Turns anything thrown into the one public error shape, hiding what a client must not see. */
-export function describeError(error: Error, requestId: string): PublicError {
+/**
+ * Turns anything thrown into the one public error shape, hiding what a client must not
+ * see. `form`: the request is a multipart form, whose booleans are written as words.
+ */
+export function describeError(error: Error, requestId: string, form = false): PublicError {
   if (error instanceof AppError) return error
-  if (isValidationError(error)) return validationFailure(error)
+  if (isValidationError(error)) return validationFailure(error, form)
   if (isRejectedText(error)) return { statusCode: 400, code: 'VALIDATION_ERROR', message: 'Text must be valid UTF-8 without NUL characters' }
   if (isDatabaseUnavailable(error)) {
     return { statusCode: 503, code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable, try again later', headers: { 'Retry-After': '5' } }

@@ -1,12 +1,19 @@
 import { Type } from '@sinclair/typebox'
 import { errorCodes, errorSpec, type ErrorCode, type ResponseHeader } from './catalogue.js'
+import { FieldErrorSchema, MAX_FIELD_ERRORS } from './field-errors.js'
 
 export const ErrorResponse = Type.Object(
   {
     statusCode: Type.Integer({ example: 400 }),
     code: Type.Unsafe<ErrorCode>({ type: 'string', enum: errorCodes, description: 'Stable machine-readable error code', example: 'VALIDATION_ERROR' }),
     error: Type.String({ description: 'HTTP status text', example: 'Bad Request' }),
-    message: Type.String({ description: 'Human-readable explanation; names the offending field for validation errors' })
+    message: Type.String({ description: 'Human-readable explanation; names the offending field for validation errors' }),
+    errors: Type.Optional(
+      Type.Array(Type.Ref(FieldErrorSchema), {
+        maxItems: MAX_FIELD_ERRORS,
+        description: `With \`VALIDATION_ERROR\` and \`UNKNOWN_FIELD\`: every problem of the request, one entry per field and problem (at most ${MAX_FIELD_ERRORS}, the first ones), for a form to show beside its fields. \`message\` above describes the first.`
+      })
+    )
   },
   { $id: 'ErrorResponse', title: 'Error' }
 )

@@ -7,8 +7,9 @@
  * Documentation only: the validators accept these keywords and ignore them. `documentedAs`
  * is how the document shows a field that the validator reads in another form (a JSON
  * number read as text, an integer id read as text so that a malformed one is a 404).
+ * `x-error-code` names the `code` of a field's error entry when it fails its pattern.
  */
-export const ANNOTATIONS = ['example', 'documentedAs']
+export const ANNOTATIONS = ['example', 'documentedAs', 'x-error-code']
 
 /**
  * Rules a portable regular expression cannot state: Unicode classes such as `\p{L}` do not
@@ -18,3 +19,7 @@ export const ANNOTATIONS = ['example', 'documentedAs']
 export const FORMATS = {
   username: /^[\p{L}\p{N}@.+_-]+$/u
 }
+
+/** How HTML forms, curl `-F` and Postman write a boolean: the words a form field may hold. */
+export const FORM_BOOLEANS = ['true', 'false', '1', '0', 'on', 'off']
+export const FORM_TRUE = ['true', '1', 'on']

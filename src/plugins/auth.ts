@@ -52,7 +52,12 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
   app.decorate('signToken', (user: Pick<UserRow, 'id'>) => app.jwt.sign({ sub: String(user.id) }))
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
-    if (!request.headers.authorization) throw unauthorized('Authentication credentials were not provided')
+    const header = request.headers.authorization
+    if (!header) throw unauthorized('Authentication credentials were not provided')
+    // A token pasted without its scheme is the commonest mistake: say so, not just "invalid".
+    if (!/^Bearer /i.test(header)) {
+      throw new AppError('UNAUTHORIZED', 'The Authorization header must be "Bearer <token>": the "Bearer " prefix is missing', { 'WWW-Authenticate': 'Bearer error="invalid_request"' })
+    }
     let payload: { sub: string }
     try {
       payload = await request.jwtVerify<{ sub: string }>()

@@ -1,5 +1,5 @@
 import { Kind, Type, TypeGuard, type TObject, type TProperties, type TSchema } from '@sinclair/typebox'
-import { AppError } from '../errors/app-error.js'
+import { FORM_BOOLEANS, FORM_TRUE } from '../lib/vocabulary.js'
 import { Upload } from '../media/image.js'
 
 /** Where the validator found a value: the object holding it, and its key there. */
@@ -65,21 +65,16 @@ export function fileFieldsOf(schema: TObject): string[] {
   return Object.entries<TSchema>(schema.properties).flatMap(([name, field]) => (isFileField(field) ? [name] : []))
 }
 
-const FORM_BOOLEANS = ['true', 'false', '1', '0', 'on', 'off']
-const FORM_TRUE = ['true', '1', 'on']
 
 /**
  * A form's text value in the type the body's field holds: booleans sent the way HTML forms,
- * curl `-F` and Postman send them (anything else is refused), an empty file field becomes
- * `null`. The rest is the schema's to check.
+ * curl `-F` and Postman send them, an empty file field becomes `null`. The rest, and any
+ * other word for a boolean, is the schema's to check, with every other field's problems.
  */
 export function fromForm(schema: TObject, name: string, text: string): unknown {
   const field: TSchema | undefined = schema.properties[name]
   if (field && isFileField(field) && text === '') return null
-  if (field && isBooleanField(field)) {
-    if (!FORM_BOOLEANS.includes(text)) throw new AppError('VALIDATION_ERROR', `body/${name} must be a boolean: ${FORM_BOOLEANS.join(', ')}`)
-    return FORM_TRUE.includes(text)
-  }
+  if (field && isBooleanField(field) && FORM_BOOLEANS.includes(text)) return FORM_TRUE.includes(text)
   return text
 }
 

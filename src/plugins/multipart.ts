@@ -93,10 +93,18 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
     const body = route.schema?.body
     if (!TypeGuard.IsObject(body)) return
     const fileFields = fileFieldsOf(body)
-    if (fileFields.length === 0) return
     const own = route.preValidation === undefined ? [] : [route.preValidation].flat()
+    if (fileFields.length === 0) {
+      route.preValidation = [...own, refuseForm]
+      return
+    }
     route.preValidation = [...own, async (request: FastifyRequest, reply: FastifyReply) => readBody(request, reply, body, fileFields)]
   })
+
+  // A form sent where only JSON is read would fail as "body must be object": say what to send.
+  function refuseForm(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
+    done(request.isMultipart() ? new AppError('UNSUPPORTED_MEDIA_TYPE', 'This route takes application/json, not multipart/form-data: send the fields as a JSON object') : undefined)
+  }
 
   async function readBody(request: FastifyRequest, reply: FastifyReply, schema: TObject, fileFields: string[]) {
     if (!request.isMultipart()) {

@@ -5,7 +5,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import { TypeGuard, type TObject } from '@sinclair/typebox'
 import { stringify } from 'yaml'
 import { documentedBody, documentedField, fileFieldsOf } from './forms.js'
-import { declareRequestIds, nameSchemas } from './openapi-components.js'
+import { declareHeaders, nameSchemas } from './openapi-components.js'
 import { errorResponses } from '../errors/schema.js'
 
 export interface OpenApiOptions {
@@ -53,7 +53,7 @@ async function openApiPlugin(app: FastifyInstance, options: OpenApiOptions) {
       }
     },
     transform: ({ schema, url }) => ({ schema: documentedRoute(schema), url }),
-    transformObject: (document) => ('openapiObject' in document ? declareRequestIds(nameSchemas(document.openapiObject)) : document.swaggerObject),
+    transformObject: (document) => ('openapiObject' in document ? declareHeaders(nameSchemas(document.openapiObject)) : document.swaggerObject),
     // Shared schemas become named components (`#/components/schemas/User`), not `def-0`.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })

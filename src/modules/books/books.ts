@@ -8,7 +8,7 @@ import type { Actor } from '../../plugins/auth.js'
 import { writeFileField, type MediaContext, type WriteRequest } from '../../media/lifecycle.js'
 import type { Upload } from '../../media/image.js'
 import { newestReviews } from '../reviews/reviews.js'
-import { likePattern, offsetOf } from '../shared/pagination.js'
+import { likePattern, offsetOf, searchOf } from '../shared/pagination.js'
 import type { BookListQuery, BookPatch, BookWrite } from './schemas.js'
 
 export type BookWithCreator = BookRow & { creatorUsername: string }
@@ -64,8 +64,9 @@ const bookList = preparedStatements(
 
 /** The page, its creators and the total count in one prepared query. */
 export async function listBooks(db: Db, query: BookListQuery) {
-  const statement = bookList(db, { ordering: query.ordering, byCreator: query.creator !== undefined, searching: query.search !== undefined })
-  const values = { creator: query.creator, pattern: query.search === undefined ? undefined : likePattern(query.search), limit: query.page_size, offset: offsetOf(query) }
+  const search = searchOf(query)
+  const statement = bookList(db, { ordering: query.ordering, byCreator: query.creator !== undefined, searching: search !== undefined })
+  const values = { creator: query.creator, pattern: search === undefined ? undefined : likePattern(search), limit: query.page_size, offset: offsetOf(query) }
   const rows = await statement.execute(values)
   // An empty page has no row to carry the total: it is page 1 of an empty list, or past the end.
   return { rows, count: rows[0]?.total ?? 0 }

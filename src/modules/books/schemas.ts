@@ -15,6 +15,7 @@ const PRICE_RULE = 'A decimal from 0 to 9999.99 with at most 2 decimal places'
 // document tells JSON clients both types they may send.
 const Price = Type.String({
   pattern: PRICE_PATTERN,
+  'x-error-code': 'not_a_decimal',
   description: `${PRICE_RULE}, as a JSON number or string`,
   example: '69.00',
   documentedAs: {

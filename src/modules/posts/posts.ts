@@ -9,7 +9,7 @@ import { violatedConstraint } from '../../db/errors.js'
 import { writeFileField, type MediaContext, type WriteRequest } from '../../media/lifecycle.js'
 import type { Upload } from '../../media/image.js'
 import type { AuthUser } from '../../plugins/auth.js'
-import { likePattern, offsetOf } from '../shared/pagination.js'
+import { likePattern, searchOf, offsetOf } from '../shared/pagination.js'
 import type { PostListQuery } from './schemas.js'
 
 export type PostWithAuthor = PostRow & { authorUsername: string }
@@ -64,8 +64,9 @@ const postList = preparedStatements(
 /** The page, its authors and the total count in one prepared query. */
 export async function listPosts(db: Db, query: PostListQuery, viewerIsAdmin: boolean) {
   const published = viewerIsAdmin ? query.is_published : true
-  const statement = postList(db, { ordering: query.ordering, filterPublished: published !== undefined, searching: query.search !== undefined })
-  const values = { published, pattern: query.search === undefined ? undefined : likePattern(query.search), limit: query.page_size, offset: offsetOf(query) }
+  const search = searchOf(query)
+  const statement = postList(db, { ordering: query.ordering, filterPublished: published !== undefined, searching: search !== undefined })
+  const values = { published, pattern: search === undefined ? undefined : likePattern(search), limit: query.page_size, offset: offsetOf(query) }
   const rows = await statement.execute(values)
   // An empty page has no row to carry the total: it is page 1 of an empty list, or past the end.
   return { rows, count: rows[0]?.total ?? 0 }

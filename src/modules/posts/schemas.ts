@@ -10,6 +10,7 @@ const Slug = Type.String({
   minLength: 1,
   maxLength: 200,
   pattern: '^[a-z0-9]+(-[a-z0-9]+)*$',
+  'x-error-code': 'not_a_slug',
   description: 'Lowercase letters, digits and single hyphens; unique',
   example: 'hello-world'
 })

@@ -6,7 +6,7 @@ import { NullableUrl } from './nullable.js'
 export const PageQuery = {
   page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, description: 'Page number, from 1' }),
   page_size: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Items per page, 1-100' }),
-  search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive text to look for; `%` and `_` match themselves' }))
+  search: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive text to look for; `%` and `_` match themselves; empty (an empty search box) means no search' }))
 }
 
 /** A list's `ordering` parameter: one of `values` (a leading `-` sorts descending), newest first by default. */
@@ -54,6 +54,9 @@ export function toPage<T>(request: FastifyRequest, publicUrl: string, query: Pag
     results
   }
 }
+
+/** The text to look for: none when `search` is absent or empty, as an empty search box sends it. */
+export const searchOf = (query: { search?: string }) => (query.search === '' ? undefined : query.search)
 
 /** `search` is matched literally: LIKE's wildcards and escape character are escaped. */
 export const likePattern = (search: string) => `%${search.replace(/[\\%_]/g, (char) => `\\${char}`)}%`
