@@ -19,6 +19,8 @@ export interface Load {
   method?: 'GET' | 'POST'
   headers?: Record<string, string>
   body?: Buffer
+  /** The status of an answer that did the work, when it is not a 2xx (a revalidation's 304). */
+  expectStatus?: number
 }
 
 function run(load: Load, seconds: number) {
@@ -54,14 +56,17 @@ export async function measure(load: Load, warmupSeconds: number, seconds: number
   const result = await run(load, seconds)
   const cpu = pid === undefined ? undefined : cpuTimeUs(pid) - cpuBefore
   const shed = result.statusCodeStats?.['503']?.count ?? 0
+  const status: `${number}` = `${load.expectStatus ?? 200}`
+  const expected = load.expectStatus === undefined ? 0 : (result.statusCodeStats?.[status]?.count ?? 0)
+  const done = load.expectStatus === undefined ? result['2xx'] : expected
   return {
     // Answers that did the work: quick 503s must not make a shedding service look fast.
-    rps: Math.round((result['2xx'] / result.duration) * 10) / 10,
+    rps: Math.round((done / result.duration) * 10) / 10,
     p50_ms: result.latency.p50,
     p99_ms: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx - shed,
+    errors: result.errors + result.timeouts + result.non2xx - expected - shed + (load.expectStatus === undefined ? 0 : result['2xx']),
     shed_503: shed,
-    ...(cpu !== undefined && result['2xx'] > 0 ? { cpu_us: Math.round(cpu / result['2xx']) } : {})
+    ...(cpu !== undefined && done > 0 ? { cpu_us: Math.round(cpu / done) } : {})
   }
 }
 

@@ -137,6 +137,18 @@ async function main() {
       const oneRoundTrip = () => measure({ url: `${boundBase}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS, bound?.child.pid)
       rows.push(await rounds(scenario, targets, (target) => ({ url: `${target.base}${path}`, connections: READ_CONNECTIONS }), ceiling, oneRoundTrip))
     }
+    // A client revalidating the book detail of (c): the whole read, then a 304 instead of the body.
+    const revalidation = '(i) GET /api/v1/books/{id}, If-None-Match current: 304'
+    if (selected(revalidation)) {
+      const path = reads[2]![1]
+      const etag = (await fetch(`${base}${path}`)).headers.get('etag')
+      if (etag === null) throw new Error(`${path} sends no ETag`)
+      console.log(`running ${revalidation}`)
+      const ceiling = () => measure({ url: `http://127.0.0.1:${bare.first.port}${path}`, connections: READ_CONNECTIONS }, WARMUP, SECONDS, bare.child.pid)
+      const load = (target: Target): Load => ({ url: `${target.base}${path}`, connections: READ_CONNECTIONS, headers: { 'if-none-match': etag }, expectStatus: 304 })
+      // This build only: one without ETags answers 200, so a comparison would say nothing.
+      rows.push(await rounds(revalidation, targets.slice(0, 1), load, ceiling))
+    }
 
     // Under 16 clients a 12-megapixel upload waits about 10 s for its answer: a window that
     // short would count mostly what the warm-up left in flight, so (e) measures longer.
