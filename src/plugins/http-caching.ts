@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -35,7 +35,8 @@ async function httpCaching(app: FastifyInstance, { maxAgeSeconds }: HttpCachingO
     }
     reply.header('cache-control', request.headers.authorization === undefined ? publicRead : 'private, no-cache')
     reply.header('vary', 'Authorization')
-    const etag = `"${createHash('sha1').update(payload).digest('base64url')}"`
+    // The one-shot hash: a Hash object per answer measurably costs more.
+    const etag = `"${hash('sha1', payload, 'base64url')}"`
     reply.header('etag', etag)
     if (!matches(request, etag)) return done(null, payload)
     reply.code(304)
