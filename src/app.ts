@@ -102,7 +102,8 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(authRoutes, {
     prefix: '/api/v1/auth',
     allowRegistration: config.allowRegistration,
-    expiresInSeconds: config.jwtExpiresInSeconds,
+    lifetimes: { accessSeconds: config.jwtExpiresInSeconds, refreshSeconds: config.refreshExpiresInSeconds },
+    pruneIntervalMs: config.sessionsPruneIntervalMs,
     rateLimits: config.rateLimits
   })
   await app.register(postRoutes, { prefix: '/api/v1/posts', publicUrl: config.publicUrl })

@@ -26,7 +26,9 @@ const Env = Type.Object({
   DATABASE_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 600_000, description: 'milliseconds, 100-600000' }),
   DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'a folder path' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'at least 32 characters' })),
-  JWT_EXPIRES_IN: Type.String({ default: '1h', pattern: '^[1-9][0-9]*[smhd]?$', description: 'seconds, or a number with s, m, h or d (e.g. 15m)' }),
+  JWT_EXPIRES_IN: Type.String({ default: '15m', pattern: '^[1-9][0-9]*[smhd]?$', description: 'seconds, or a number with s, m, h or d (e.g. 15m)' }),
+  REFRESH_EXPIRES_IN: Type.String({ default: '30d', pattern: '^[1-9][0-9]*[smhd]?$', description: 'seconds, or a number with s, m, h or d (e.g. 30d): how long an unused session lasts' }),
+  SESSIONS_PRUNE_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0, maximum: 86_400_000, description: 'milliseconds between deletions of ended sessions (0 disables the loop)' }),
   ALLOW_REGISTRATION: Type.Boolean({ default: true, description: 'true or false' }),
   CORS_ORIGINS: Type.String({ default: '', pattern: '^(\\*|(https?://[^\\s,/]+)(,\\s*https?://[^\\s,/]+)*)?$', description: 'empty, *, or comma-separated origins like https://app.example.com' }),
   TRUST_PROXY: Type.String({ default: 'false', pattern: '^(true|false|[0-9]+|[0-9a-fA-F.:/]+(,\\s*[0-9a-fA-F.:/]+)*)$', description: 'false, true, a hop count, or comma-separated proxy addresses/CIDRs' }),
@@ -81,6 +83,9 @@ export interface Config {
   /** Undefined only outside production, where a per-folder secret is generated (see secrets.ts). */
   jwtSecret: string | undefined
   jwtExpiresInSeconds: number
+  /** How long a session lasts without a refresh: each refresh moves its end on. */
+  refreshExpiresInSeconds: number
+  sessionsPruneIntervalMs: number
   allowRegistration: boolean
   corsOrigins: string[] | '*' | false
   trustProxy: boolean | number | string[]
@@ -159,6 +164,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
     dataDir: env.DATA_DIR,
     jwtSecret: env.JWT_SECRET,
     jwtExpiresInSeconds: parseDuration(env.JWT_EXPIRES_IN),
+    refreshExpiresInSeconds: parseDuration(env.REFRESH_EXPIRES_IN),
+    sessionsPruneIntervalMs: env.SESSIONS_PRUNE_INTERVAL_MS,
     allowRegistration: env.ALLOW_REGISTRATION,
     corsOrigins: parseOrigins(env.CORS_ORIGINS),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

@@ -59,12 +59,15 @@ t.test("the README's walk-throughs work pasted in order, on a fresh data folder 
   const admin = block(readme, 'Admins', 'ADMIN_PASSWORD=')
   const post = block(readme, 'Publish a post with an image (admins)')
   const book = block(readme, 'Add a book with a cover, and review it (users)')
+  const session = block(readme, 'Sessions: refresh, logout, password change')
 
   for (const pass of ['fresh', 'used']) {
     const first = await run(curl)
     t.match(first, pass === 'fresh' ? /"username":"alice".* 201\n/ : /"code":"USERNAME_TAKEN".* 409\n/, `${pass}: register`)
     t.match(first, /"username":"alice","email":"alice@example.com".* 200\n/, `${pass}: the token works`)
     t.match(first, /HTTP\/1.1 401 Unauthorized[^]*www-authenticate: Bearer/i, `${pass}: a bad token`)
+    const sessions = await run(session)
+    t.match(sessions, /^200\n\{"id":\d+,"username":"alice".* 200\n204\n\{.*"code":"SESSION_REVOKED".* 401\n$/, `${pass}: refreshed, then logged out`)
 
     // The embedded database belongs to one process: the admin command needs the server stopped.
     if (storage.databaseUrl === undefined) await server.stop()

@@ -173,3 +173,41 @@ export const rateLimits = pgTable(
   },
   (table) => [index('rate_limits_reset_idx').on(table.resetAt)]
 )
+
+/**
+ * A login: one family of refresh tokens, each replacing the one before. Access tokens
+ * name their session (`sid`), so revoking it ends them at once.
+ */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** When the newest refresh token stops working: each refresh moves it on. */
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    userAgent: varchar('user_agent', { length: 512 }),
+    address: varchar('address', { length: 64 })
+  },
+  (table) => [index('sessions_user_idx').on(table.userId), index('sessions_expires_idx').on(table.expiresAt)]
+)
+
+export type SessionRow = typeof sessions.$inferSelect
+
+/** Refresh tokens, known only by their SHA-256; a replaced one is kept to recognize its reuse. */
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    hash: text('hash').primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    replacedAt: timestamp('replaced_at', { withTimezone: true, mode: 'date' })
+  },
+  (table) => [index('refresh_tokens_session_idx').on(table.sessionId)]
+)

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
-import { eq } from 'drizzle-orm'
-import { users, type UserRow } from '../db/schema.js'
+import { and, eq, sql } from 'drizzle-orm'
+import { preparedStatement } from '../db/prepared.js'
+import { sessions, users, type UserRow } from '../db/schema.js'
+import { errorCode } from '../errors/guards.js'
 import { AppError, forbidden, unauthorized } from '../errors/app-error.js'
 
 /** The caller, loaded from the database on every request: never a stale token claim. */
@@ -11,11 +13,17 @@ export type AuthUser = Omit<UserRow, 'passwordHash'>
 /** What deciding a permission needs to know of the caller. */
 export type Actor = Pick<AuthUser, 'id' | 'isAdmin'>
 
+/** An access token's claims: the user, and the session (login) it belongs to. */
+interface AccessClaims {
+  sub: string
+  sid: string
+}
+
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: { sub: string }
+    payload: AccessClaims
     // What jwtVerify leaves on request.user: the token's claims, not a user. Use `caller`.
-    user: { sub: string }
+    user: AccessClaims
   }
 }
 
@@ -23,6 +31,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller when known (after `identify` or `authenticate`), else null; see `callerOf`. */
     caller: AuthUser | null
+    /** The session of the caller's token, when there is a caller. */
+    sessionId: string | null
   }
   interface FastifyInstance {
     /** onRequest guard: a valid bearer token of an existing user (401 otherwise). */
@@ -31,7 +41,8 @@ declare module 'fastify' {
     requireAdmin(request: FastifyRequest): Promise<void>
     /** onRequest guard for public routes that show more to some callers: sets `viewer` when a token is sent (a bad one is still 401). */
     identify(request: FastifyRequest): Promise<void>
-    signToken(user: Pick<UserRow, 'id'>): string
+    /** An access token of `user` in session `sessionId`. */
+    signAccessToken(user: Pick<UserRow, 'id'>, sessionId: string): string
   }
 }
 
@@ -45,11 +56,12 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
     secret: options.secret,
     sign: { algorithm: 'HS256', expiresIn: options.expiresInSeconds },
     // Pinning the algorithm is what defeats `alg: none` and key-confusion tokens.
-    verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] }
+    verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub', 'sid'] }
   })
 
   app.decorateRequest('caller', null)
-  app.decorate('signToken', (user: Pick<UserRow, 'id'>) => app.jwt.sign({ sub: String(user.id) }))
+  app.decorateRequest('sessionId', null)
+  app.decorate('signAccessToken', (user: Pick<UserRow, 'id'>, sessionId: string) => app.jwt.sign({ sub: String(user.id), sid: sessionId }))
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const header = request.headers.authorization
@@ -58,16 +70,19 @@ async function authPlugin(app: FastifyInstance, options: AuthOptions) {
     if (!/^Bearer /i.test(header)) {
       throw new AppError('UNAUTHORIZED', 'The Authorization header must be "Bearer <token>": the "Bearer " prefix is missing', { 'WWW-Authenticate': 'Bearer error="invalid_request"' })
     }
-    let payload: { sub: string }
+    let claims: AccessClaims
     try {
-      payload = await request.jwtVerify<{ sub: string }>()
-    } catch {
-      throw new AppError('UNAUTHORIZED', 'The token is invalid or expired', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
+      claims = await request.jwtVerify<AccessClaims>()
+    } catch (error) {
+      // The signature is checked before the expiry: an expired token was a real one, so "refresh now".
+      if (errorCode(error) === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED') throw refused('TOKEN_EXPIRED', 'The access token has expired: refresh it, or log in again')
+      throw refused('TOKEN_INVALID', 'The access token is invalid')
     }
-    const sub: unknown = payload.sub
-    const user = typeof sub === 'string' && /^[1-9][0-9]{0,9}$/.test(sub) ? await findAuthUser(app, Number(sub)) : undefined
-    if (!user) throw new AppError('UNAUTHORIZED', 'The token belongs to no existing user', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
-    request.caller = user
+    const found = await findAuthUser(app, claims)
+    if (!found) throw refused('TOKEN_INVALID', 'The token belongs to no existing user')
+    if (found.sessionEnded) throw refused('SESSION_REVOKED', 'This session has ended (logged out, or the password changed): log in again')
+    request.caller = found.user
+    request.sessionId = claims.sid
   })
 
   app.decorate('identify', async (request: FastifyRequest) => {
@@ -86,13 +101,35 @@ export function callerOf(request: FastifyRequest): AuthUser {
   return request.caller
 }
 
-async function findAuthUser(app: FastifyInstance, id: number): Promise<AuthUser | undefined> {
-  if (id > 2 ** 31 - 1) return undefined
-  const [row] = await app.db
-    .select({ id: users.id, username: users.username, email: users.email, isAdmin: users.isAdmin, createdAt: users.createdAt })
-    .from(users)
-    .where(eq(users.id, id))
-  return row
+const refused = (code: 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED', message: string) =>
+  new AppError(code, message, { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** The caller and whether the token's session has ended, in the one query every authenticated request already made. */
+async function findAuthUser(app: FastifyInstance, claims: AccessClaims): Promise<{ user: AuthUser; sessionEnded: boolean } | undefined> {
+  const id = typeof claims.sub === 'string' && /^[1-9][0-9]{0,9}$/.test(claims.sub) ? Number(claims.sub) : undefined
+  if (id === undefined || id > 2 ** 31 - 1 || typeof claims.sid !== 'string' || !UUID.test(claims.sid)) return undefined
+  const [row] = await callerWithSession(app.db).execute({ id, sid: claims.sid })
+  if (!row) return undefined
+  const { sessionEnded, ...user } = row
+  return { user, sessionEnded }
 }
+
+const callerWithSession = preparedStatement('caller_with_session', (db, name) =>
+  db
+    .select({
+      id: users.id,
+      username: users.username,
+      email: users.email,
+      isAdmin: users.isAdmin,
+      createdAt: users.createdAt,
+      sessionEnded: sql<boolean>`${sessions.revokedAt} is not null or ${sessions.id} is null`
+    })
+    .from(users)
+    .leftJoin(sessions, and(eq(sessions.id, sql.placeholder('sid')), eq(sessions.userId, users.id)))
+    .where(eq(users.id, sql.placeholder('id')))
+    .prepare(name)
+)
 
 export default fp(authPlugin, { name: 'auth', fastify: '5.x', dependencies: ['db'] })

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppConfig, type BuildOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { logIn } from '../../src/modules/auth/tokens.js'
 import { createUser } from '../../src/modules/auth/users.js'
 import { testStorage } from './database.js'
 
@@ -62,6 +63,6 @@ export async function createTestUser(app: FastifyInstance, options: { admin?: bo
   counter += 1
   const username = options.username ?? `user${counter}_${process.pid}`
   const row = await createUser(app.db, { username, email: `${username}@example.com`, password: 'password123', isAdmin: options.admin ?? false })
-  const token = app.signToken(row)
+  const token = (await logIn(app, row, { userAgent: 'test', address: '127.0.0.1' }, { accessSeconds: 900, refreshSeconds: 86400 })).access_token
   return { id: row.id, username, token, auth: { authorization: `Bearer ${token}` } }
 }

@@ -82,11 +82,12 @@ t.test('users and tokens', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'Alice', password: register.password } })
     t.equal(res.statusCode, 200)
     const body = res.json()
-    t.match(body, { access_token: String, token_type: 'Bearer', expires_in: 3600 })
+    t.match(body, { access_token: String, token_type: 'Bearer', expires_in: 900, refresh_token: String, refresh_expires_in: 30 * 86400 })
     const [header, payload] = body.access_token.split('.').slice(0, 2).map((part: string) => JSON.parse(Buffer.from(part, 'base64url').toString()))
     t.equal(header.alg, 'HS256')
     t.type(payload.sub, 'string')
-    t.equal(payload.exp - payload.iat, 3600)
+    t.equal(payload.exp - payload.iat, 900)
+    t.match(payload.sid, /^[0-9a-f-]{36}$/, 'the token names its session')
     const me = await app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${body.access_token}` } })
     t.equal(me.statusCode, 200)
     t.match(me.json(), { username: 'alice', email: 'alice@example.com', is_admin: false })
@@ -101,30 +102,36 @@ t.test('users and tokens', async (t) => {
     t.equal(wrong.json().code, 'INVALID_CREDENTIALS')
   })
 
-  await t.test('protected routes answer 401 with WWW-Authenticate for every bad token', async (t) => {
+  await t.test('protected routes answer 401 with WWW-Authenticate for every bad token, and say which kind', async (t) => {
     const user = await createTestUser(app)
     const sub = String(user.id)
-    const tokens: Record<string, string | undefined> = {
-      missing: undefined,
-      garbage: 'Bearer not.a.token',
-      'wrong scheme': `Basic ${Buffer.from('alice:x').toString('base64')}`,
-      'wrong secret': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, exp: now() + 60 }, 'another-secret-another-secret-1234')}`,
-      expired: `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, exp: now() - 10 })}`,
-      'no exp': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub })}`,
-      'no sub': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { exp: now() + 60 })}`,
-      'alg none': `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub, exp: now() + 60 })).toString('base64url')}.`,
-      'HS512 with the right secret': `Bearer ${forgeToken({ alg: 'HS512', typ: 'JWT' }, { sub, exp: now() + 60 })}`,
-      'unknown user': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '999999', exp: now() + 60 })}`,
-      'non-numeric sub': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: "1' or 1=1", exp: now() + 60 })}`,
-      'huge sub': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '9999999999', exp: now() + 60 })}`,
-      'sub as an array': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: [sub], exp: now() + 60 })}`,
-      'sub as an object': `Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: { toString: 1 }, exp: now() + 60 })}`
+    const [, claims] = user.token.split('.')
+    const { sid } = JSON.parse(Buffer.from(claims!, 'base64url').toString()) as { sid: string }
+    const tokens: Record<string, [string | undefined, string]> = {
+      missing: [undefined, 'UNAUTHORIZED'],
+      garbage: ['Bearer not.a.token', 'TOKEN_INVALID'],
+      'wrong scheme': [`Basic ${Buffer.from('alice:x').toString('base64')}`, 'UNAUTHORIZED'],
+      'wrong secret': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, sid, exp: now() + 60 }, 'another-secret-another-secret-1234')}`, 'TOKEN_INVALID'],
+      'expired, with a wrong secret': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, sid, exp: now() - 10 }, 'another-secret-another-secret-1234')}`, 'TOKEN_INVALID'],
+      expired: [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, sid, exp: now() - 10 })}`, 'TOKEN_EXPIRED'],
+      'no exp': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, sid })}`, 'TOKEN_INVALID'],
+      'no sub': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sid, exp: now() + 60 })}`, 'TOKEN_INVALID'],
+      'no session': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, exp: now() + 60 })}`, 'TOKEN_INVALID'],
+      'an unknown session': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, sid: '00000000-0000-4000-8000-000000000000', exp: now() + 60 })}`, 'SESSION_REVOKED'],
+      'a session as an object': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub, sid: { id: sid }, exp: now() + 60 })}`, 'TOKEN_INVALID'],
+      'alg none': [`Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub, sid, exp: now() + 60 })).toString('base64url')}.`, 'TOKEN_INVALID'],
+      'HS512 with the right secret': [`Bearer ${forgeToken({ alg: 'HS512', typ: 'JWT' }, { sub, sid, exp: now() + 60 })}`, 'TOKEN_INVALID'],
+      'unknown user': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '999999', sid, exp: now() + 60 })}`, 'TOKEN_INVALID'],
+      'non-numeric sub': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: "1' or 1=1", sid, exp: now() + 60 })}`, 'TOKEN_INVALID'],
+      'huge sub': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: '9999999999', sid, exp: now() + 60 })}`, 'TOKEN_INVALID'],
+      'sub as an array': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: [sub], sid, exp: now() + 60 })}`, 'TOKEN_INVALID'],
+      'sub as an object': [`Bearer ${forgeToken({ alg: 'HS256', typ: 'JWT' }, { sub: { toString: 1 }, sid, exp: now() + 60 })}`, 'TOKEN_INVALID']
     }
-    for (const [name, authorization] of Object.entries(tokens)) {
+    for (const [name, [authorization, code]] of Object.entries(tokens)) {
       const res = await app.inject({ url: '/api/v1/auth/me', headers: authorization ? { authorization } : {} })
       t.equal(res.statusCode, 401, name)
-      t.match(res.headers['www-authenticate'], /^Bearer/, name)
-      t.match(res.json(), { statusCode: 401, code: 'UNAUTHORIZED', error: 'Unauthorized' }, name)
+      t.match(res.headers['www-authenticate'], code === 'UNAUTHORIZED' ? /^Bearer/ : /^Bearer error="invalid_token"$/, name)
+      t.match(res.json(), { statusCode: 401, code, error: 'Unauthorized' }, name)
     }
     const good = await app.inject({ url: '/api/v1/auth/me', headers: user.auth })
     t.equal(good.statusCode, 200, 'the same user with a proper token is fine')

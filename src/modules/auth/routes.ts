@@ -1,4 +1,5 @@
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { RateLimitConfig } from '../../config.js'
 import { AppError, forbidden } from '../../errors/app-error.js'
@@ -6,17 +7,28 @@ import { errorResponses } from '../../errors/schema.js'
 import { callerOf } from '../../plugins/auth.js'
 import { recordAnswer, sendAnswer } from '../../plugins/idempotency.js'
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js'
-import { LoginBody, RegisterBody, Token, User } from './schemas.js'
+import { runPeriodically } from '../../plugins/periodic.js'
+import { LoginBody, PasswordChangeBody, RefreshBody, RegisterBody, Token, User } from './schemas.js'
+import { pruneSessions, renewSession, revokeSession, revokeSessionsOf, rotate } from './sessions.js'
 import { userShape } from './shape.js'
-import { findUserByUsername, insertUser, loginKey, normalizeUsername } from './users.js'
+import { logIn, originOf, tokenAnswer, type Lifetimes } from './tokens.js'
+import { findUserByUsername, insertUser, loginKey, normalizeUsername, setPasswordHash } from './users.js'
 
 export interface AuthRoutesOptions {
   allowRegistration: boolean
-  expiresInSeconds: number
+  lifetimes: Lifetimes
   rateLimits: RateLimitConfig
+  /** Between deletions of ended sessions (0: never, as `npm run sessions:prune` then does it). */
+  pruneIntervalMs: number
 }
 
 const invalidCredentials = () => new AppError('INVALID_CREDENTIALS')
+
+/** The session of an authenticated request's token. */
+function sessionOf(request: FastifyRequest): string {
+  if (request.sessionId === null) throw new AppError('UNAUTHORIZED')
+  return request.sessionId
+}
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -104,11 +116,78 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
       enforce(await countAccountAttempt(request), reply, 'login attempts for this account')
       const valid = await verifyPassword(request.body.password, user?.passwordHash ?? (await decoyHash()))
       if (!user || !valid) throw invalidCredentials()
-      const token = app.signToken(user)
-      const answer: Token = { access_token: token, token_type: 'Bearer', expires_in: options.expiresInSeconds }
-      return answer
+      return logIn(app, user, originOf(request), options.lifetimes)
     }
   })
+
+  // Token answers are never kept for an Idempotency-Key replay: that would keep bearer tokens at rest.
+  const noReplay = { idempotency: false }
+
+  app.post('/refresh', {
+    config: noReplay,
+    schema: {
+      tags: ['auth'],
+      operationId: 'refresh',
+      summary: 'Trade a refresh token for new tokens',
+      description:
+        'Answers a new access token and a new refresh token; the one sent stops working (rotation). Sending a replaced refresh token again, more than 10 seconds after it was replaced, is taken as theft: the whole session is revoked and the answer is 401 `REFRESH_TOKEN_REUSED`. Within those seconds (two tabs refreshing at once) it gets new tokens too. Any 401 here means: log in again.',
+      body: RefreshBody,
+      response: { 200: Token, ...errorResponses(400, 401, 415) }
+    },
+    handler: async (request) => {
+      const issued = await rotate(app.database.transaction, request.body.refresh_token, options.lifetimes.refreshSeconds, request.log)
+      return tokenAnswer(app, { id: issued.userId }, issued, options.lifetimes)
+    }
+  })
+
+  const sessionEnd = (operationId: string, summary: string, description: string, end: (userId: number, sessionId: string) => Promise<void>) =>
+    app.post(`/${operationId === 'logout' ? 'logout' : 'logout-all'}`, {
+      onRequest: app.authenticate,
+      config: noReplay,
+      schema: { tags: ['auth'], operationId, summary, description, security: [{ bearerAuth: [] }], response: { 204: Type.Null({ description: 'Ended' }), ...errorResponses(401) } },
+      handler: async (request, reply) => {
+        await end(callerOf(request).id, sessionOf(request))
+        return reply.code(204).send(null)
+      }
+    })
+  sessionEnd('logout', 'End this session', "The caller's access token and refresh token stop working at once; other sessions go on.", (_user, session) => revokeSession(app.db, session))
+  sessionEnd('logoutAll', 'End every session of the caller', 'Every access and refresh token of the account stops working at once, on every device.', (user) => revokeSessionsOf(app.db, user))
+
+  app.post('/password', {
+    onRequest: app.authenticate,
+    config: { ...noReplay, rateLimit: { max: options.rateLimits.login, timeWindow: MINUTE } },
+    schema: {
+      tags: ['auth'],
+      operationId: 'changePassword',
+      summary: "Change the caller's password",
+      description:
+        'Checks the current password (rate-limited like a login, per account: 429 with `Retry-After`), stores the new one, ends every other session of the account, and answers fresh tokens for this one (its earlier refresh token stops working). A wrong current password is 401 `INVALID_CREDENTIALS`.',
+      security: [{ bearerAuth: [] }],
+      body: PasswordChangeBody,
+      response: { 200: Token, ...errorResponses(400, 401, 415, 429) }
+    },
+    handler: async (request, reply) => {
+      const caller = callerOf(request)
+      loginKeys.set(request, `login:user:${caller.id}`)
+      enforce(await countAccountAttempt(request), reply, 'password attempts for this account')
+      const user = await findUserByUsername(app.db, caller.username)
+      if (!user || !(await verifyPassword(request.body.current_password, user.passwordHash))) throw invalidCredentials()
+      const passwordHash = await hashPassword(request.body.new_password)
+      const session = sessionOf(request)
+      await app.database.transaction(async (tx) => {
+        await setPasswordHash(tx, user.id, passwordHash)
+        await revokeSessionsOf(tx, user.id, session)
+      })
+      return tokenAnswer(app, user, await renewSession(app.database.transaction, session, options.lifetimes.refreshSeconds), options.lifetimes)
+    }
+  })
+
+  if (options.pruneIntervalMs > 0) {
+    runPeriodically(app, options.pruneIntervalMs, 'pruning ended sessions failed', async () => {
+      const pruned = await pruneSessions(app.db)
+      if (pruned > 0) app.log.info({ pruned }, 'pruned ended sessions')
+    })
+  }
 
   app.get('/me', {
     onRequest: app.authenticate,

@@ -55,3 +55,7 @@ export async function loginKey(db: Db, username: string): Promise<string> {
   const [row] = await db.select({ lowered: sql<string>`lower(${normalizeUsername(username)})` }).from(sql`(values (1)) one`)
   return `login:name:${row!.lowered}`
 }
+
+export async function setPasswordHash(db: Db, id: number, passwordHash: string): Promise<void> {
+  await db.update(users).set({ passwordHash }).where(eq(users.id, id))
+}
