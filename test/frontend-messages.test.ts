@@ -79,6 +79,10 @@ t.test('CORS: development allows local frontends; a configured list refuses othe
   t.equal(local.headers.get('access-control-allow-origin'), 'http://localhost:5173')
   t.equal((await preflight(development, 'http://127.0.0.1:3001')).headers.get('access-control-allow-origin'), 'http://127.0.0.1:3001')
   t.equal((await preflight(development, 'https://evil.example.com')).status, 403, 'only local origins')
+  const read = await fetch(`${development}/api/v1/books`, { headers: { origin: 'http://localhost:5173' } })
+  t.equal(read.headers.get('access-control-allow-origin'), 'http://localhost:5173')
+  t.equal(read.headers.get('vary'), 'Origin, Authorization', 'a cache keeps the answers to each origin, and to each caller, apart')
+  t.ok(read.headers.get('access-control-expose-headers')?.includes('ETag'), 'scripts may read the ETag')
 
   const production = await listenLocally(await buildTestApp(t, { NODE_ENV: 'production', CORS_ORIGINS: 'https://app.example.com' }))
   t.equal((await preflight(production, 'https://app.example.com')).headers.get('access-control-allow-origin'), 'https://app.example.com')

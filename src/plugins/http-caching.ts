@@ -34,7 +34,9 @@ async function httpCaching(app: FastifyInstance, { maxAgeSeconds }: HttpCachingO
       return done(null, payload)
     }
     reply.header('cache-control', request.headers.authorization === undefined ? publicRead : 'private, no-cache')
-    reply.header('vary', 'Authorization')
+    // Added to what is there: CORS answers vary on Origin too.
+    const vary = reply.getHeader('vary')
+    reply.header('vary', vary === undefined ? 'Authorization' : `${String(vary)}, Authorization`)
     // The one-shot hash: a Hash object per answer measurably costs more.
     const etag = `"${hash('sha1', payload, 'base64url')}"`
     reply.header('etag', etag)
