@@ -20,6 +20,9 @@ export const FORMATS = {
   username: /^[\p{L}\p{N}@.+_-]+$/u
 }
 
+/** A UUID in its text form, any case: book ids, session ids. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 /** How HTML forms, curl `-F` and Postman write a boolean: the words a form field may hold. */
 export const FORM_BOOLEANS = ['true', 'false', '1', '0', 'on', 'off']
 export const FORM_TRUE = ['true', '1', 'on']

@@ -6,6 +6,7 @@ import { preparedStatement } from '../db/prepared.js'
 import { sessions, users, type UserRow } from '../db/schema.js'
 import { errorCode } from '../errors/guards.js'
 import { AppError, forbidden, unauthorized } from '../errors/app-error.js'
+import { UUID } from '../lib/vocabulary.js'
 
 /** The caller, loaded from the database on every request: never a stale token claim. */
 export type AuthUser = Omit<UserRow, 'passwordHash'>
@@ -103,8 +104,6 @@ export function callerOf(request: FastifyRequest): AuthUser {
 
 const refused = (code: 'TOKEN_EXPIRED' | 'TOKEN_INVALID' | 'SESSION_REVOKED', message: string) =>
   new AppError(code, message, { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** The caller and whether the token's session has ended, in the one query every authenticated request already made. */
 async function findAuthUser(app: FastifyInstance, claims: AccessClaims): Promise<{ user: AuthUser; sessionEnded: boolean } | undefined> {

@@ -140,8 +140,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
     }
   })
 
-  const sessionEnd = (operationId: string, summary: string, description: string, end: (userId: number, sessionId: string) => Promise<void>) =>
-    app.post(`/${operationId === 'logout' ? 'logout' : 'logout-all'}`, {
+  const sessionEnd = (path: string, operationId: string, summary: string, description: string, end: (userId: number, sessionId: string) => Promise<void>) =>
+    app.post(path, {
       onRequest: app.authenticate,
       config: noReplay,
       schema: { tags: ['auth'], operationId, summary, description, security: [{ bearerAuth: [] }], response: { 204: Type.Null({ description: 'Ended' }), ...errorResponses(401) } },
@@ -150,8 +150,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
         return reply.code(204).send(null)
       }
     })
-  sessionEnd('logout', 'End this session', "The caller's access token and refresh token stop working at once; other sessions go on.", (_user, session) => revokeSession(app.db, session))
-  sessionEnd('logoutAll', 'End every session of the caller', 'Every access and refresh token of the account stops working at once, on every device.', (user) => revokeSessionsOf(app.db, user))
+  sessionEnd('/logout', 'logout', 'End this session', "The caller's access token and refresh token stop working at once; other sessions go on.", (_user, session) => revokeSession(app.db, session))
+  sessionEnd('/logout-all', 'logoutAll', 'End every session of the caller', 'Every access and refresh token of the account stops working at once, on every device.', (user) => revokeSessionsOf(app.db, user))
 
   app.post('/password', {
     onRequest: app.authenticate,
@@ -174,11 +174,13 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opt
       if (!user || !(await verifyPassword(request.body.current_password, user.passwordHash))) throw invalidCredentials()
       const passwordHash = await hashPassword(request.body.new_password)
       const session = sessionOf(request)
-      await app.database.transaction(async (tx) => {
+      // One transaction: the new password never stands beside the other sessions or this one's old refresh token.
+      const renewed = await app.database.transaction(async (tx) => {
         await setPasswordHash(tx, user.id, passwordHash)
         await revokeSessionsOf(tx, user.id, session)
+        return renewSession(tx, session, options.lifetimes.refreshSeconds)
       })
-      return tokenAnswer(app, user, await renewSession(app.database.transaction, session, options.lifetimes.refreshSeconds), options.lifetimes)
+      return tokenAnswer(app, user, renewed, options.lifetimes)
     }
   })
 

@@ -110,12 +110,10 @@ export async function revokeSessionsOf(db: Db, userId: number, except?: string):
 }
 
 /** A fresh refresh token for a session that goes on (after a password change): its earlier ones stop working. */
-export async function renewSession(transaction: Transact, sessionId: string, lifetimeSeconds: number): Promise<IssuedRefresh> {
-  return transaction(async (tx) => {
-    await tx.delete(refreshTokens).where(eq(refreshTokens.sessionId, sessionId))
-    await tx.update(sessions).set({ lastUsedAt: new Date(), expiresAt: expiryFrom(lifetimeSeconds) }).where(eq(sessions.id, sessionId))
-    return { sessionId, refreshToken: await addToken(tx, sessionId) }
-  })
+export async function renewSession(tx: Db, sessionId: string, lifetimeSeconds: number): Promise<IssuedRefresh> {
+  await tx.delete(refreshTokens).where(eq(refreshTokens.sessionId, sessionId))
+  await tx.update(sessions).set({ lastUsedAt: new Date(), expiresAt: expiryFrom(lifetimeSeconds) }).where(eq(sessions.id, sessionId))
+  return { sessionId, refreshToken: await addToken(tx, sessionId) }
 }
 
 /**

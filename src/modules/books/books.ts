@@ -4,6 +4,7 @@ import { countedRows, keptCount } from '../../db/counts.js'
 import { preparedStatement, preparedStatements } from '../../db/prepared.js'
 import { books, reviews, users, type BookRow } from '../../db/schema.js'
 import { forbidden, notFound } from '../../errors/app-error.js'
+import { UUID } from '../../lib/vocabulary.js'
 import type { Actor } from '../../plugins/auth.js'
 import { writeFileField, type MediaContext, type WriteRequest } from '../../media/lifecycle.js'
 import type { Upload } from '../../media/image.js'
@@ -14,7 +15,6 @@ import type { BookListQuery, BookPatch, BookWrite } from './schemas.js'
 export type BookWithCreator = BookRow & { creatorUsername: string }
 
 const COVER_FOLDER = 'covers'
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Book ids are UUIDs; anything else names no book (404, like an unknown one). */
 export function parseBookId(raw: string): string {
