@@ -199,6 +199,8 @@ function serviceEnv(work: string, databaseUrl: string | undefined, endpoint: str
     S3_TIMEOUT_MS: '30000',
     // The load generator stands for many clients from one address.
     MEDIA_UPLOADS_PER_ADDRESS: '1000',
+    // As production should run it: with metrics, so every figure includes their cost.
+    METRICS_TOKEN: 'bench-metrics-token-0123456789',
     PUBLIC_URL: `http://127.0.0.1:${port}`
   }
 }

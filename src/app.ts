@@ -11,6 +11,8 @@ import errorsPlugin, { handleError, writeRawError } from './plugins/errors.js'
 import httpCaching from './plugins/http-caching.js'
 import idempotencyPlugin from './plugins/idempotency.js'
 import mediaPlugin from './plugins/media.js'
+import metricsPlugin from './plugins/metrics.js'
+import { Metrics } from './metrics/instruments.js'
 import multipartPlugin from './plugins/multipart.js'
 import openApiPlugin from './plugins/openapi.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -86,16 +88,26 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(errorsPlugin)
   await app.register(httpCaching, { maxAgeSeconds: config.http.cacheMaxAgeSeconds })
   await app.register(wellFormedText)
-  await app.register(dbPlugin, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax, timeoutMs: config.databaseTimeoutMs, shared: options.database })
-  await app.register(rateLimitPlugin)
+  const metrics = new Metrics()
+  await app.register(dbPlugin, {
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolMax: config.databasePoolMax,
+    timeoutMs: config.databaseTimeoutMs,
+    onQueryError: (kind) => metrics.queryFailed(kind),
+    shared: options.database
+  })
+  await app.register(rateLimitPlugin, { onRefused: (route) => metrics.rateLimited(route) })
   await app.register(authPlugin, { secret: config.jwtSecret, expiresInSeconds: config.jwtExpiresInSeconds })
   await app.register(idempotencyPlugin)
   await app.register(multipartPlugin, {
     maxFileBytes: config.media.maxBytes,
     memoryBudgetBytes: config.media.memoryBudgetBytes,
-    uploadsPerAddress: config.media.uploadsPerAddress
+    uploadsPerAddress: config.media.uploadsPerAddress,
+    onRefused: (reason) => metrics.uploadRefused(reason)
   })
-  await app.register(mediaPlugin, { config: config.media })
+  await app.register(mediaPlugin, { config: config.media, observer: metrics })
+  await app.register(metricsPlugin, { metrics, token: config.metricsToken })
   await app.register(openApiPlugin, { publicUrl: config.publicUrl })
 
   await app.register(opsRoutes, { publicUrl: config.publicUrl })

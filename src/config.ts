@@ -64,6 +64,7 @@ const Env = Type.Object({
   S3_FORCE_PATH_STYLE: Type.Boolean({ default: false, description: 'true or false' }),
   S3_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 300_000, description: 'milliseconds, 100-300000' }),
   MEDIA_RETRY_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 0, maximum: 86_400_000, description: 'milliseconds between retries of failed deletions (0 disables the loop)' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 1024, pattern: '^[\\x21-\\x7e]+$', description: 'at least 16 printable characters: the bearer token of GET /metrics (unset: no metrics endpoint)' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 1024, description: '8-1024 characters' }))
 })
 type Env = Static<typeof Env>
@@ -92,6 +93,8 @@ export interface Config {
   rateLimits: RateLimitConfig
   http: HttpLimits
   adminPassword: string | undefined
+  /** The bearer token of `GET /metrics`; without one the endpoint does not exist. */
+  metricsToken: string | undefined
   media: MediaConfig
 }
 
@@ -178,6 +181,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Config {
       cacheMaxAgeSeconds: env.HTTP_CACHE_MAX_AGE
     },
     adminPassword: env.ADMIN_PASSWORD,
+    metricsToken: env.METRICS_TOKEN,
     media: mediaConfig(env, publicUrl)
   }
 }
@@ -216,7 +220,7 @@ function mediaConfig(env: Env, publicUrl: string): MediaConfig {
 }
 
 // Their values may hold passwords: an error message (and so a log) never repeats them.
-const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET', 'ADMIN_PASSWORD', 'S3_ENDPOINT', 'MEDIA_BASE_URL'])
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'JWT_SECRET', 'ADMIN_PASSWORD', 'METRICS_TOKEN', 'S3_ENDPOINT', 'MEDIA_BASE_URL'])
 
 // Set but empty, these mean "none" rather than "the default".
 const EMPTY_MEANS_NONE = new Set(['MEDIA_VARIANT_WIDTHS'])

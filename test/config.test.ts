@@ -60,6 +60,7 @@ t.test('a bad value is one line naming the variable and what is expected', async
     [{ NODE_ENV: 'staging' }, /^NODE_ENV is invalid: expected development, production or test/],
     [{ JWT_SECRET: 'short' }, /^JWT_SECRET is invalid: expected at least 32 characters; the value is not shown$/],
     [{ DATABASE_URL: 'mysql://user:hunter2@db/x' }, /^DATABASE_URL is invalid: expected a postgres:\/\/ URL; the value is not shown$/],
+    [{ METRICS_TOKEN: 'short' }, /^METRICS_TOKEN is invalid: expected at least 16 printable characters.*; the value is not shown$/],
     [{ MEDIA_DRIVER: 'ftp' }, /^MEDIA_DRIVER is invalid: expected local or s3/],
     [{ MEDIA_MAX_BYTES: '10' }, /^MEDIA_MAX_BYTES is invalid/],
     [{ S3_BUCKET: 'Bad_Bucket' }, /^S3_BUCKET is invalid: expected an S3 bucket name/],

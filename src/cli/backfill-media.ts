@@ -15,7 +15,7 @@ runCommand(async () => {
   const config = loadConfig(readEnvironment())
   const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 2, timeoutMs: config.databaseTimeoutMs })
   const store = createStore(config.media)
-  const context = { db: database.db, transaction: database.transaction, store, log: commandLog, normalize: configuredNormalizer(config.media) }
+  const context = { db: database.db, transaction: database.transaction, store, log: commandLog, normalize: configuredNormalizer(config.media).normalize }
   try {
     await migrateDatabase(database)
     const smallestWidth = config.media.variants.widths.length > 0 ? Math.min(...config.media.variants.widths) : undefined

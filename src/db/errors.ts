@@ -1,4 +1,5 @@
 import { errorCode } from '../errors/guards.js'
+import type { QueryFailure } from './client.js'
 
 /** What PostgreSQL's (or a socket's) errors mean to the service, read from their codes. */
 
@@ -30,4 +31,14 @@ export function violatedConstraint(error: unknown): string | undefined {
 export function isRejectedText(error: unknown): boolean {
   const code = errorCode(causeOf(error)) ?? errorCode(error)
   return code === '22021' || code === '22P05'
+}
+
+const SQLSTATE = /^[0-9A-Z]{5}$/
+
+/** How a query failed, for the metrics; undefined for an error that is not the database's. */
+export function queryFailure(error: unknown): QueryFailure | undefined {
+  if (isDatabaseUnavailable(error)) return 'unavailable'
+  const code = errorCode(error)
+  if (code !== undefined && SQLSTATE.test(code)) return code.startsWith('23') ? 'constraint' : 'statement'
+  return causeOf(error) === undefined ? undefined : queryFailure(causeOf(error))
 }

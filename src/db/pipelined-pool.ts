@@ -1,4 +1,5 @@
 import pg from 'pg'
+import type { PoolFigures } from './client.js'
 
 /** Shared pipelined connections; more than one, so one slow statement cannot hold up every read. */
 const LANES = 2
@@ -31,15 +32,22 @@ export class PipelinedPool extends pg.Pool {
   readonly #lanes: Lane[] = Array.from({ length: LANES }, () => ({ client: undefined, sent: [], corked: false }))
   #closed = false
 
-  constructor(config: pg.PoolConfig) {
+  readonly #onQueryError: ((error: unknown) => void) | undefined
+
+  /** `onQueryError` hears of every failed query, on the lanes and on pooled connections alike. */
+  constructor(config: pg.PoolConfig, onQueryError?: (error: unknown) => void) {
     super(config)
+    this.#onQueryError = onQueryError
     // A statement on a shared lane is short: past the pool's query timeout (or 30 s) the
     // connection is presumed lost and replaced.
     this.#clientConfig = { ...config, pipeline: true, keepAlive: true, keepAliveInitialDelayMillis: 10_000, query_timeout: config.query_timeout ?? 30_000 }
     // pg-pool listens for errors only on idle clients: a connection lost while checked out
     // (in a transaction, during COMMIT) would otherwise be an uncaught error that ends the
     // process. The query in flight is rejected anyway; the pool drops the broken client.
-    this.on('connect', (client) => client.on('error', () => {}))
+    this.on('connect', (client) => {
+      client.on('error', () => {})
+      this.#report(client)
+    })
     // Overloads (callbacks, submittables) nobody here uses make a plain override impossible:
     // the two methods are replaced on the instance.
     Object.assign(this, { query: (query: pg.QueryConfig, values?: unknown[]) => this.#run(query, values), end: () => this.#close() })
@@ -67,6 +75,35 @@ export class PipelinedPool extends pg.Pool {
     }
   }
 
+  /** What the metrics show: checked-out connections and busy lanes, idle ones, and waiting transactions. */
+  figures(): PoolFigures {
+    const busyLanes = this.#lanes.filter((lane) => lane.sent.length > 0).length
+    return { inUse: this.totalCount - this.idleCount + busyLanes, idle: this.idleCount, waiting: this.waitingCount, max: this.options.max }
+  }
+
+  /** Has the client tell `onQueryError` of each query that fails (the caller still gets the rejection). */
+  #report(client: pg.Client) {
+    const onQueryError = this.#onQueryError
+    if (onQueryError === undefined) return
+    const query: (...args: unknown[]) => unknown = client.query.bind(client)
+    Object.assign(client, {
+      query: (...args: unknown[]) => {
+        // The pool's own query() (the fallback of stalled lanes) passes a callback; the rest take the promise.
+        const callback = args.at(-1)
+        if (typeof callback === 'function') {
+          args[args.length - 1] = (error: unknown, result: unknown) => {
+            if (error) onQueryError(error)
+            Reflect.apply(callback, undefined, [error, result])
+          }
+          return query(...args)
+        }
+        const result = query(...args)
+        if (result instanceof Promise) result.catch(onQueryError)
+        return result
+      }
+    })
+  }
+
   /** An idle lane, else the one whose oldest waiting query was sent last. */
   #pick(): Lane {
     const oldest = (lane: Lane) => lane.sent[0] ?? Infinity
@@ -76,6 +113,7 @@ export class PipelinedPool extends pg.Pool {
   /** Connects a lane; once its connection fails or ends, the next query opens a new one. */
   #open(lane: Lane): Promise<pg.Client> {
     const client = new pg.Client(this.#clientConfig)
+    this.#report(client)
     const opened: Promise<pg.Client> = client.connect().then(
       () => client,
       (error: unknown) => {

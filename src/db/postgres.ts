@@ -1,7 +1,8 @@
 import pg from 'pg'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
-import type { Database, Db } from './client.js'
+import type { Database, Db, QueryFailure } from './client.js'
+import { queryFailure } from './errors.js'
 import { PipelinedPool } from './pipelined-pool.js'
 import { pgTransactions } from './transaction.js'
 
@@ -9,26 +10,33 @@ import { pgTransactions } from './transaction.js'
 const MIGRATION_LOCK_KEY = 727_310_411
 
 /** The service's connections to PostgreSQL: pipelined lanes for single statements, a pool for transactions. */
-export function openPipelinedPool(connectionString: string, max: number, timeoutMs: number): PipelinedPool {
-  const pool = new PipelinedPool({
-    connectionString,
-    max,
-    connectionTimeoutMillis: timeoutMs,
-    // The server cancels a statement past its deadline, and ends a session left idle inside a
-    // transaction (a client that vanished must not hold locks); the client gives up a second
-    // later, for a server that does not answer at all.
-    statement_timeout: timeoutMs,
-    idle_in_transaction_session_timeout: timeoutMs,
-    query_timeout: timeoutMs + 1000,
-    keepAlive: true
-  })
+export function openPipelinedPool(connectionString: string, max: number, timeoutMs: number, onQueryError?: (error: unknown) => void): PipelinedPool {
+  const pool = new PipelinedPool(
+    {
+      connectionString,
+      max,
+      connectionTimeoutMillis: timeoutMs,
+      // The server cancels a statement past its deadline, and ends a session left idle inside a
+      // transaction (a client that vanished must not hold locks); the client gives up a second
+      // later, for a server that does not answer at all.
+      statement_timeout: timeoutMs,
+      idle_in_transaction_session_timeout: timeoutMs,
+      query_timeout: timeoutMs + 1000,
+      keepAlive: true
+    },
+    onQueryError
+  )
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => {})
   return pool
 }
 
-export function openPg(connectionString: string, max: number, timeoutMs: number): Database {
-  const pool = openPipelinedPool(connectionString, max, timeoutMs)
+export function openPg(connectionString: string, max: number, timeoutMs: number, onQueryError?: (kind: QueryFailure) => void): Database {
+  const report = onQueryError && ((error: unknown) => {
+    const kind = queryFailure(error)
+    if (kind) onQueryError(kind)
+  })
+  const pool = openPipelinedPool(connectionString, max, timeoutMs, report)
   const db: Db = drizzle(pool)
   return {
     db,
@@ -46,6 +54,7 @@ export function openPg(connectionString: string, max: number, timeoutMs: number)
         await client.end().catch(() => {})
       }
     },
-    close: () => pool.end()
+    close: () => pool.end(),
+    poolFigures: () => pool.figures()
   }
 }

@@ -265,6 +265,8 @@ async function refuseHugeImages(bytes: Buffer, options: sharp.SharpOptions, limi
 export interface ImageQueue {
   /** Runs `task` when a slot is free; refuses at once with 503 when the waiting line is full. */
   run<T>(task: () => Promise<T>): Promise<T>
+  /** The tasks running now, and those waiting for a slot. */
+  figures(): { active: number; waiting: number }
 }
 
 /**
@@ -279,6 +281,7 @@ export function createImageQueue(concurrency: number, queueMax: number): ImageQu
         return Promise.reject(new AppError('SERVER_BUSY', 'Too many images are being processed, try again shortly', { 'Retry-After': '2' }))
       }
       return limit(task)
-    }
+    },
+    figures: () => ({ active: limit.activeCount, waiting: limit.pendingCount })
   }
 }

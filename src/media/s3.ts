@@ -1,6 +1,8 @@
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { errorCode } from '../errors/guards.js'
 import { withTimeout } from '../lib/timeout.js'
+import type { StoreObserver } from '../metrics/instruments.js'
 import { assertMediaName, IMMUTABLE_CACHE_CONTROL, type MediaStore } from './store.js'
 
 export interface S3StoreOptions {
@@ -33,7 +35,8 @@ export function createS3Client(options: S3StoreOptions): S3Client {
   })
 }
 
-export function createS3Store(options: S3StoreOptions, client = createS3Client(options)): MediaStore {
+export function createS3Store(options: S3StoreOptions, observer?: StoreObserver, client = createS3Client(options)): MediaStore {
+  if (observer) observeCalls(client, observer)
   const key = (name: string) => {
     assertMediaName(name)
     return `${options.prefix}/${name}`
@@ -61,4 +64,42 @@ export function createS3Store(options: S3StoreOptions, client = createS3Client(o
       await bounded((call) => client.send(command, call))
     }
   }
+}
+
+/** Times every command the client sends, retries included, and names how a failed one failed. */
+function observeCalls(client: S3Client, observer: StoreObserver) {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? 'unknown').replace(/Command$/, '')
+      const started = performance.now()
+      const seconds = () => (performance.now() - started) / 1000
+      try {
+        const output = await next(args)
+        observer.called(operation, seconds(), undefined)
+        return output
+      } catch (error) {
+        observer.called(operation, seconds(), failureOf(error))
+        throw error
+      }
+    },
+    { step: 'initialize', name: 'observeCalls' }
+  )
+}
+
+/** A bounded name for how a call failed: the store's HTTP status, or no answer at all. */
+function failureOf(error: unknown): string {
+  const status = httpStatusOf(error)
+  if (status !== undefined) return `http_${status}`
+  // The SDK names a reset connection a TimeoutError too (to retry it): the errno decides first.
+  const code = errorCode(error)
+  if (code !== undefined) return code === 'ETIMEDOUT' ? 'timeout' : 'network'
+  const name = error instanceof Error ? error.name : ''
+  return name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network'
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !('$metadata' in error)) return undefined
+  const metadata = error.$metadata
+  if (typeof metadata !== 'object' || metadata === null || !('httpStatusCode' in metadata)) return undefined
+  return typeof metadata.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined
 }

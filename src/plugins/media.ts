@@ -7,6 +7,7 @@ import type { NormalizedImage } from '../media/image.js'
 import { retryFailedDeletions, type MediaContext, type MediaLog } from '../media/lifecycle.js'
 import { localMediaFolder } from '../media/local.js'
 import type { MediaStore } from '../media/store.js'
+import type { ImageObserver, StoreObserver } from '../metrics/instruments.js'
 import { configuredNormalizer, createStore } from '../media/configured-store.js'
 import { runPeriodically } from './periodic.js'
 
@@ -14,6 +15,8 @@ export interface Media {
   store: MediaStore
   /** Normalizes an upload through the bounded processing queue. */
   normalize(bytes: Buffer): Promise<NormalizedImage>
+  /** The images being processed now, and those waiting for a slot. */
+  queueFigures(): { active: number; waiting: number }
   /** The absolute URL of a stored name, or null for no image. */
   url(name: string): string
   url(name: string | null): string | null
@@ -29,14 +32,17 @@ declare module 'fastify' {
 
 export interface MediaPluginOptions {
   config: MediaConfig
+  /** Hears of every image processed and every call to the store. */
+  observer?: ImageObserver & StoreObserver
 }
 
-async function mediaPlugin(app: FastifyInstance, { config }: MediaPluginOptions) {
-  const store = createStore(config)
-  const normalize = configuredNormalizer(config)
+async function mediaPlugin(app: FastifyInstance, { config, observer }: MediaPluginOptions) {
+  const store = createStore(config, observer)
+  const { normalize, queue } = configuredNormalizer(config, observer)
   app.decorate('media', {
     store,
     normalize,
+    queueFigures: queue.figures,
     url: absoluteUrl(store),
     context: (log: MediaLog = app.log) => ({ db: app.db, transaction: app.database.transaction, store, log, normalize })
   })

@@ -13,6 +13,8 @@ export interface MultipartOptions {
   /** What the bodies of uploads read at once may hold together. */
   memoryBudgetBytes: number
   uploadsPerAddress: number
+  /** Hears of each upload refused before its body is read. */
+  onRefused?: (reason: 'memory_budget' | 'per_address') => void
 }
 
 interface Admission {
@@ -31,18 +33,20 @@ const RETRY_AFTER_SECONDS = '2'
  * Upload bodies are read into memory, so how many are read at once is decided by the bytes
  * they may hold, not by luck: an upload that does not fit is refused at once, unread.
  */
-function createAdmission(budgetBytes: number, perAddress: number): Admission {
+function createAdmission(budgetBytes: number, perAddress: number, onRefused: MultipartOptions['onRefused']): Admission {
   let used = 0
   const uploadsByAddress = new Map<string, number>()
   return {
     admit(address, bytes) {
       const uploads = uploadsByAddress.get(address) ?? 0
       if (uploads >= perAddress) {
+        onRefused?.('per_address')
         throw new AppError('TOO_MANY_UPLOADS', `At most ${perAddress} uploads per client may be in progress at once`, { 'Retry-After': RETRY_AFTER_SECONDS })
       }
       // One upload larger than the whole budget still passes, alone.
       const cost = Math.min(bytes, budgetBytes)
       if (used + cost > budgetBytes) {
+        onRefused?.('memory_budget')
         throw new AppError('SERVER_BUSY', 'Too many uploads are in progress, try again shortly', { 'Retry-After': RETRY_AFTER_SECONDS })
       }
       used += cost
@@ -72,7 +76,7 @@ async function multipartPlugin(app: FastifyInstance, options: MultipartOptions) 
     limits: { ...FORM_LIMITS, fileSize: options.maxFileBytes + 1 },
     throwFileSizeLimit: true
   })
-  const admission = createAdmission(options.memoryBudgetBytes, options.uploadsPerAddress)
+  const admission = createAdmission(options.memoryBudgetBytes, options.uploadsPerAddress, options.onRefused)
   const maxBodyBytes = options.maxFileBytes + TEXT_BYTES + FRAMING_BYTES
 
   // A client that asks before sending its body (`Expect: 100-continue`, like curl does for

@@ -72,15 +72,21 @@ export async function pruneRateLimits(db: Db): Promise<number> {
   }
 }
 
+export interface RateLimitPluginOptions {
+  /** Hears of each request refused, by its route template. */
+  onRefused?: (route: string) => void
+}
+
 /**
  * Rate limits counted in the database that all instances share, so N instances give the
  * limits of one. Only routes that declare a limit are counted; answers carry the
  * `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers.
  */
-async function rateLimitPlugin(app: FastifyInstance) {
+async function rateLimitPlugin(app: FastifyInstance, { onRefused }: RateLimitPluginOptions) {
   const db = app.db
   await app.register(fastifyRateLimit, {
     global: false,
+    onExceeded: (request) => onRefused?.(request.routeOptions.url ?? 'unmatched'),
     enableDraftSpec: true,
     store: sharedStore(db),
     errorResponseBuilder: (_request, context) =>

@@ -135,3 +135,31 @@ t.test('after end, the shared connections are closed and queries fail as unavail
   const error = await pool.query('SELECT 1').catch((error: unknown) => error)
   t.ok(isDatabaseUnavailable(error), String(error))
 })
+
+t.test('every failed query is reported once, on a lane, on a stalled lane’s fallback and in a transaction', { skip }, async (t) => {
+  const failures: unknown[] = []
+  const pool = new PipelinedPool({ connectionString: database!.url, max: 4, application_name: APP_NAME }, (error) => failures.push(error))
+  pool.on('error', () => {})
+  t.teardown(() => pool.end().catch(() => {}))
+  const code = (error: unknown) => (error instanceof Error && 'code' in error ? error.code : undefined)
+
+  await t.rejects(pool.query('SELECT * FROM no_such_table'))
+  t.same(failures.map(code), ['42P01'], 'a statement on a shared lane')
+
+  const slow = [pool.query('SELECT pg_sleep(0.5)'), pool.query('SELECT pg_sleep(0.5)')]
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  await t.rejects(pool.query('SELECT 1/0'))
+  t.same(failures.map(code), ['42P01', '22012'], 'a statement on a pooled connection, while the lanes are stalled')
+  await Promise.all(slow)
+
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await t.rejects(client.query('SELECT no_such_column'))
+    await client.query('ROLLBACK')
+  } finally {
+    client.release()
+  }
+  t.same(failures.map(code), ['42P01', '22012', '42703'], 'a statement in a transaction')
+  t.same(pool.figures(), { inUse: 0, idle: pool.idleCount, waiting: 0, max: 4 })
+})

@@ -48,7 +48,7 @@ export const NAMED_OBJECTS = `
  * The service with a fault proxy in front of PostgreSQL and one in front of a real
  * S3-protocol server. PostgreSQL only: PGlite has no connection to break.
  */
-export async function startFaultyStack(t: TapLike): Promise<FaultyStack> {
+export async function startFaultyStack(t: TapLike, env: Record<string, string> = {}): Promise<FaultyStack> {
   const database = (await createTestDatabase())!
   t.teardown(database.drop)
   const direct = new URL(database.url)
@@ -65,7 +65,8 @@ export async function startFaultyStack(t: TapLike): Promise<FaultyStack> {
     S3_ENDPOINT: `http://${storeProxy.host}:${storeProxy.port}`,
     S3_TIMEOUT_MS: String(S3_TIMEOUT_MS),
     DATABASE_URL: proxied.toString(),
-    DATABASE_TIMEOUT_MS: String(DATABASE_TIMEOUT_MS)
+    DATABASE_TIMEOUT_MS: String(DATABASE_TIMEOUT_MS),
+    ...env
   })
   const admin = await createTestUser(app, { admin: true })
 
