@@ -34,7 +34,7 @@ export class PipelinedPool extends pg.Pool {
 
   readonly #onQueryError: ((error: unknown) => void) | undefined
 
-  /** `onQueryError` hears of every failed query, on the lanes and on pooled connections alike. */
+  /** `onQueryError` hears of every failed query, on the lanes (a failed connection included) and on pooled connections alike. */
   constructor(config: pg.PoolConfig, onQueryError?: (error: unknown) => void) {
     super(config)
     this.#onQueryError = onQueryError
@@ -70,6 +70,11 @@ export class PipelinedPool extends pg.Pool {
         if (error instanceof Error && error.message === 'Query read timeout') client.connection.stream.destroy()
         throw error
       }
+    } catch (error) {
+      // Reported here, not by wrapping the lane's client as pooled ones are: a read that
+      // succeeds pays nothing for it.
+      this.#onQueryError?.(error)
+      throw error
     } finally {
       lane.sent.shift()
     }
@@ -113,7 +118,6 @@ export class PipelinedPool extends pg.Pool {
   /** Connects a lane; once its connection fails or ends, the next query opens a new one. */
   #open(lane: Lane): Promise<pg.Client> {
     const client = new pg.Client(this.#clientConfig)
-    this.#report(client)
     const opened: Promise<pg.Client> = client.connect().then(
       () => client,
       (error: unknown) => {
