@@ -60,10 +60,12 @@ t.test("the init container's script fills the bucket into both policies and runs
   t.same(init.entrypoint, ['/bin/sh', '-c'])
   const work = mkdtempSync(join(tmpdir(), 'compose-init-'))
   // The container's /iam and /tmp, moved into a scratch folder; `mc` records its arguments.
-  const script = interpolate(init.command![0]!, {}).replaceAll('/iam/', `${join(projectRoot, 'docs/iam')}/`).replaceAll('/tmp/', `${work}/`)
+  const folders: Record<string, string> = { iam: join(projectRoot, 'docs/iam'), tmp: work }
+  const script = interpolate(init.command![0]!, {}).replace(/\/(iam|tmp)\//g, (_path, folder: string) => `${folders[folder]}/`)
   writeFileSync(join(work, 'mc'), `#!/bin/sh\necho "$@" >> "${work}/mc.log"\n`)
   chmodSync(join(work, 'mc'), 0o755)
-  execFileSync('bash', ['-c', script], { env: { ...environment(init, {}), PATH: `${work}:${process.env.PATH}` } })
+  // stdin not a socket: bash would take itself for a remote shell and read ~/.bashrc.
+  execFileSync('bash', ['-c', script], { env: { ...environment(init, {}), PATH: `${work}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] })
 
   const bucketPolicy = JSON.parse(readFileSync(join(work, 'bucket-policy.json'), 'utf8'))
   t.same(bucketPolicy.Statement.map((statement: { Action: string; Resource: string; Principal: string }) => [statement.Principal, statement.Action, statement.Resource]), [['*', 's3:GetObject', 'arn:aws:s3:::content-media/media/*']], 'anonymous reads of media/* only')
