@@ -88,26 +88,28 @@ export async function buildApp(config: AppConfig, options: BuildOptions = {}): P
   await app.register(errorsPlugin)
   await app.register(httpCaching, { maxAgeSeconds: config.http.cacheMaxAgeSeconds })
   await app.register(wellFormedText)
-  const metrics = new Metrics()
+  // Only a scraped instance counts: without METRICS_TOKEN no part reports anything.
+  const scraped = config.metricsToken === undefined ? undefined : { token: config.metricsToken, metrics: new Metrics() }
+  const metrics = scraped?.metrics
   await app.register(dbPlugin, {
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolMax: config.databasePoolMax,
     timeoutMs: config.databaseTimeoutMs,
-    onQueryError: (kind) => metrics.queryFailed(kind),
+    onQueryError: metrics && ((kind) => metrics.queryFailed(kind)),
     shared: options.database
   })
-  await app.register(rateLimitPlugin, { onRefused: (route) => metrics.rateLimited(route) })
+  await app.register(rateLimitPlugin, { onRefused: metrics && ((route) => metrics.rateLimited(route)) })
   await app.register(authPlugin, { secret: config.jwtSecret, expiresInSeconds: config.jwtExpiresInSeconds })
   await app.register(idempotencyPlugin)
   await app.register(multipartPlugin, {
     maxFileBytes: config.media.maxBytes,
     memoryBudgetBytes: config.media.memoryBudgetBytes,
     uploadsPerAddress: config.media.uploadsPerAddress,
-    onRefused: (reason) => metrics.uploadRefused(reason)
+    onRefused: metrics && ((reason) => metrics.uploadRefused(reason))
   })
   await app.register(mediaPlugin, { config: config.media, observer: metrics })
-  await app.register(metricsPlugin, { metrics, token: config.metricsToken })
+  if (scraped) await app.register(metricsPlugin, scraped)
   await app.register(openApiPlugin, { publicUrl: config.publicUrl })
 
   await app.register(opsRoutes, { publicUrl: config.publicUrl })

@@ -107,6 +107,18 @@ t.test('a scrape after reads, uploads, refusals and a failed deletion shows each
     .filter(({ label, value }) => label !== 'le' && !(allowed[label] ?? /^$/).test(value))
   t.same(unknown, [], 'every label takes a value of its fixed vocabulary')
   t.ok(samples.some((sample) => sample.labels.error !== undefined), 'the vocabulary check saw the store errors')
+
+  // A database that accepts and never answers: the scrape still answers, in bounded time,
+  // with the outbox figures unknown rather than stale.
+  stack.database.set({ kind: 'blackhole' })
+  const started = performance.now()
+  const during = await scrape()
+  t.ok(performance.now() - started < 4000, 'the outbox query gives up within its deadline')
+  // prom-client writes `Nan`, which Prometheus parses case-insensitively.
+  t.match(during.text, /^media_deletions_pending NaN$/im)
+  t.match(during.text, /^media_deletions_failed NaN$/im)
+  t.ok(total(during.samples, 'http_requests_total', { route: '/metrics', status_code: '200' }) >= 1)
+  stack.database.set({ kind: 'pass' })
   t.end()
 })
 

@@ -22,16 +22,14 @@ export interface Normalizer {
  * bounded queue. `observer` hears how long each image took (the wait for a slot left out)
  * and which were refused.
  */
-export function configuredNormalizer(config: MediaConfig, observer?: ImageObserver): Normalizer {
+export function configuredNormalizer(config: MediaConfig, observer: ImageObserver = UNOBSERVED): Normalizer {
   const limits = { maxBytes: config.maxBytes, maxPixels: config.maxPixels, maxSide: config.maxSide, processTimeoutMs: config.processTimeoutMs }
   const queue = createImageQueue(config.concurrency, config.queueMax)
-  const normalizeOne = (bytes: Buffer) => normalizeImage(bytes, limits, config.variants)
-  if (observer === undefined) return { queue, normalize: (bytes) => queue.run(() => normalizeOne(bytes)) }
   return {
     queue,
     async normalize(bytes) {
       try {
-        return await queue.run(() => timed(observer, () => normalizeOne(bytes)))
+        return await queue.run(() => timed(observer, () => normalizeImage(bytes, limits, config.variants)))
       } catch (error) {
         if (error instanceof AppError) observer.refused(error.code === 'SERVER_BUSY' ? 'queue_full' : error.code.toLowerCase())
         throw error
@@ -39,6 +37,8 @@ export function configuredNormalizer(config: MediaConfig, observer?: ImageObserv
     }
   }
 }
+
+const UNOBSERVED: ImageObserver = { processed: () => {}, refused: () => {} }
 
 async function timed(observer: ImageObserver, task: () => Promise<NormalizedImage>): Promise<NormalizedImage> {
   const started = performance.now()
