@@ -133,6 +133,7 @@ t.test('the endpoint takes only its token, and does not exist without one', asyn
   t.match(wrong.json(), { code: 'TOKEN_INVALID' })
   t.equal((await app.inject({ url: '/metrics', headers: { authorization: TOKEN } })).statusCode, 401, 'the Bearer prefix is required')
 
+  t.equal((await app.inject({ url: '/metrics', headers: { authorization: `bearer ${TOKEN}` } })).statusCode, 200, 'the scheme is case-insensitive')
   const scraped = await app.inject({ url: '/metrics', headers: scraper })
   t.equal(scraped.statusCode, 200)
   t.notMatch(scraped.body, /^db_pool_/m, 'the embedded database has no pool to report')

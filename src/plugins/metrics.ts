@@ -55,7 +55,8 @@ const digest = (value: string) => hash('sha256', value, 'buffer')
 /** The token compared in constant time (digests of equal length), so its bytes cannot be guessed one by one. */
 function authorize(request: FastifyRequest, expected: Buffer): AppError | undefined {
   const header = request.headers.authorization
-  if (header === undefined || !header.startsWith('Bearer ')) return new AppError('UNAUTHORIZED', 'The metrics need the bearer token METRICS_TOKEN', { 'WWW-Authenticate': 'Bearer' })
+  // The scheme is case-insensitive (RFC 9110), as for the API's own tokens.
+  if (header === undefined || !/^Bearer /i.test(header)) return new AppError('UNAUTHORIZED', 'The metrics need the bearer token METRICS_TOKEN', { 'WWW-Authenticate': 'Bearer' })
   if (!timingSafeEqual(digest(header.slice('Bearer '.length)), expected)) return new AppError('TOKEN_INVALID', 'The metrics token is not the one configured', { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
   return undefined
 }
